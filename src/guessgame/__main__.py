@@ -1,0 +1,5 @@
+"""``python -m guessgame``."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,159 @@
+"""``guessgame serve``: run a server until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+from typing import Any
+
+from ..loops import LOOPS, default_loop
+from ..server import Backend, ServerConfig, ServerHub, listen_socket
+from ..server_asyncio import AsyncioServer
+from ..server_threads import ThreadedServer
+from ..store import NullStore, Store
+from ..strategies import DEFAULT_STRATEGY, STRATEGIES
+from ._common import IO, ExitStatus, UserError, add_lang, port_arg, positive_float, positive_int
+
+__all__ = ["add_parser", "run", "make_server"]
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="run a game server",
+        description=(
+            "Run a game server: it guesses, clients judge. Runs until SIGINT or "
+            "SIGTERM, then stops accepting, gives games in flight a grace period, "
+            "records them and exits 0."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=port_arg, default=3333, help="TCP port (default 3333; 0: any)")
+    p.add_argument(
+        "--backend",
+        choices=[b.value for b in Backend],
+        default=Backend.ASYNCIO.value,
+        help="asyncio: one event loop (default); threads: a thread per connection",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGIES),
+        default=DEFAULT_STRATEGY,
+        help="smart: uses the warmer/colder feedback (default); random: the seed's guesser",
+    )
+    db = p.add_mutually_exclusive_group()
+    db.add_argument("--db", metavar="PATH", help="where to record games (SQLite file)")
+    db.add_argument("--no-db", action="store_true", help="record nothing")
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=10000,
+        metavar="N",
+        help="connections served at once; more are answered ERROR busy (default 10000)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=120.0,
+        metavar="S",
+        help="close a connection after S seconds without a complete line (default 120)",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds games in flight get to finish at shutdown (default 5)",
+    )
+    p.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=default_loop(),
+        help=f"event loop of the asyncio backend (default {default_loop()})",
+    )
+    add_lang(p, "language of the report log")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every report (서버: 3는 맞음)")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    if args.grace < 0:
+        raise UserError("--grace must not be negative")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        backend=Backend(args.backend),
+        strategy=args.strategy,
+        max_connections=args.max_connections,
+        idle_timeout=args.idle_timeout,
+        grace=args.grace,
+        lang=args.lang,
+        verbose=args.verbose,
+        loop=args.loop,
+    )
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """The store ``--db``/``--no-db`` ask for."""
+    return NullStore()
+
+
+def make_server(hub: ServerHub) -> AsyncioServer | ThreadedServer:
+    if hub.config.backend is Backend.THREADS:
+        return ThreadedServer(hub)
+    return AsyncioServer(hub)
+
+
+def _setup_logging(io: IO) -> logging.Handler:
+    handler = logging.StreamHandler(io.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("guessgame")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def run(args: argparse.Namespace, io: IO) -> int:
+    config = config_from_args(args)
+    store = open_store(args)
+    hub = ServerHub(config, store, transcript=io.stdout)
+    server = make_server(hub)
+    log = logging.getLogger("guessgame.server")
+
+    def ready(address: tuple[str, int]) -> None:
+        log.info(
+            "serving on %s:%d (%s backend, %s strategy); stop with Ctrl-C",
+            address[0],
+            address[1],
+            config.backend.value,
+            config.strategy,
+        )
+
+    try:
+        sock = listen_socket(config.host, config.port)
+    except OSError as exc:
+        store.close()
+        raise UserError(_listen_error(config, exc)) from None
+    handler = _setup_logging(io)
+    try:
+        try:
+            server.run(ready, sock=sock)
+        finally:
+            store.close()
+        log.info("stopped")
+    finally:
+        logging.getLogger("guessgame").removeHandler(handler)
+    return ExitStatus.OK
+
+
+def _listen_error(config: ServerConfig, exc: OSError) -> str:
+    where = f"{config.host}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: address already in use"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: address not available on this machine"
+    reason = exc.strerror or str(exc)
+    return f"cannot listen on {where}: {reason[:1].lower() + reason[1:]}"

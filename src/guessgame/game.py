@@ -1,0 +1,291 @@
+"""The server side of one connection, sans-I/O: bytes in, bytes out.
+
+:class:`ServerConnection` is the whole server: a shell hands it what the
+socket produced (:meth:`~ServerConnection.receive_data`), writes back what it
+returns, and closes the socket when :attr:`~ServerConnection.closed` says so.
+Framing, parsing, the game's state machine and the strategy all live here,
+so every shell answers the same bytes with the same bytes.
+
+State machine (one game at a time per connection)::
+
+    idle   --PARAMS l<=u-->  playing          (starts a game)
+    any    --PARAMS l>u / CLEAR-->  idle      (ends the current game, if any)
+    playing  --NUMBER-->  playing, guess pending a report
+    pending  --REPORT d-->  playing (d = CORRECT: won, NUMBER repeats the secret)
+
+Every handler validates first and changes state last, so a line answered
+with ``ERROR`` leaves the connection exactly as it was.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .protocol import (
+    DEFAULT_MAX_LINE,
+    Decision,
+    ErrorCode,
+    ProtocolError,
+    format_error,
+    parse_decision,
+    parse_int64,
+)
+from .records import GameRecord, Outcome
+from .strategies import DEFAULT_STRATEGY, STRATEGIES, Strategy, StrategyFactory
+
+__all__ = ["GameConfig", "ReportHook", "GameEndHook", "ServerConnection"]
+
+#: Called for every accepted report: ``hook(guess, decision)``.
+ReportHook = Callable[[int, Decision], None]
+#: Called once for every game that ends, with its record.
+GameEndHook = Callable[[GameRecord], None]
+
+_shared_rng = random.Random()
+
+
+@dataclass(frozen=True, slots=True)
+class GameConfig:
+    """How a server plays: strategy, limits, and the sources of chance and time."""
+
+    strategy: str = DEFAULT_STRATEGY
+    max_line: int = DEFAULT_MAX_LINE
+    backend: str = ""
+    rng: random.Random = field(default=_shared_rng, compare=False, repr=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}")
+        if self.max_line < 16:
+            raise ValueError("max_line must be at least 16 bytes")
+
+    @property
+    def factory(self) -> StrategyFactory:
+        return STRATEGIES[self.strategy]
+
+
+class ServerConnection:
+    """Protocol and game state of one client connection."""
+
+    __slots__ = (
+        "config",
+        "peer",
+        "on_report",
+        "on_game_end",
+        "closed",
+        "lines",
+        "_buf",
+        "_factory",
+        "_max_line",
+        "_strategy",
+        "_lower",
+        "_upper",
+        "_pending",
+        "_secret",
+        "_guesses",
+        "_started",
+    )
+
+    def __init__(
+        self,
+        config: GameConfig,
+        peer: str = "",
+        on_report: ReportHook | None = None,
+        on_game_end: GameEndHook | None = None,
+    ) -> None:
+        self.config = config
+        self.peer = peer
+        self.on_report = on_report
+        self.on_game_end = on_game_end
+        #: True once the server decided to close (a framing error or
+        #: :meth:`close`): the shell sends what it got and closes.
+        self.closed = False
+        #: Complete lines received so far (shells watch it for idleness).
+        self.lines = 0
+        self._buf = b""
+        self._factory = config.factory
+        self._max_line = config.max_line
+        self._strategy: Strategy | None = None
+        self._lower = 0
+        self._upper = -1
+        self._pending: int | None = None
+        self._secret: int | None = None
+        self._guesses: list[tuple[int, Decision | None]] = []
+        self._started = 0.0
+
+    # -- what the shell sees ------------------------------------------------
+
+    @property
+    def has_game(self) -> bool:
+        """Whether a game is in progress."""
+        return self._strategy is not None
+
+    def receive_data(self, data: bytes) -> bytes:
+        """Feed bytes from the peer; returns the bytes to send back (maybe empty)."""
+        if self.closed:
+            return b""
+        if self._buf:
+            data = self._buf + data
+        if b"\n" not in data:
+            self._buf = data
+            if len(data) > self._max_line + 1:  # +1: room for a final "\r"
+                return self._too_long()
+            return b""
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        self._buf = rest
+        self.lines += len(lines)
+        out = []
+        for raw in lines:
+            if raw[-1:] == b"\r":
+                raw = raw[:-1]
+            if len(raw) > self._max_line:
+                out.append(self._too_long())
+                return b"".join(out)
+            try:
+                if raw == b"NUMBER":  # the hot path: skip decode and split
+                    out.append(self._number())
+                else:
+                    reply = self._line(raw)
+                    if reply:
+                        out.append(reply)
+            except ProtocolError as exc:
+                out.append(exc.line())
+        if len(rest) > self._max_line + 1:
+            out.append(self._too_long())
+        return b"".join(out)
+
+    def receive_eof(self) -> None:
+        """The peer is gone: its game, if any, is abandoned."""
+        self.close(Outcome.ABANDONED)
+
+    def close(self, outcome: Outcome = Outcome.ABANDONED) -> None:
+        """End the connection: a game in progress ends with ``outcome``
+        (WON instead if its secret was found)."""
+        self._end_game(outcome)
+        self.closed = True
+        self._buf = b""
+
+    # -- framing and dispatch ---------------------------------------------
+
+    def _too_long(self) -> bytes:
+        self.close(Outcome.ERROR)
+        return format_error(
+            ErrorCode.LINE_TOO_LONG, f"line longer than {self._max_line} bytes; closing"
+        )
+
+    def _line(self, raw: bytes) -> bytes:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.BAD_ENCODING, "line is not valid UTF-8") from None
+        parts = text.split()
+        if not parts:
+            return b""
+        handler = _COMMANDS.get(parts[0].upper())
+        if handler is None:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_COMMAND,
+                f"unknown command {parts[0][:40]!r}; expected PARAMS, NUMBER, REPORT or CLEAR",
+            )
+        return handler(self, parts)
+
+    # -- commands ---------------------------------------------------------
+
+    def _cmd_params(self, parts: list[str]) -> bytes:
+        if len(parts) != 3:
+            raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: PARAMS <lower> <upper>")
+        lower = parse_int64(parts[1], "lower")
+        upper = parse_int64(parts[2], "upper")
+        self._end_game(Outcome.ABANDONED)
+        if lower <= upper:
+            self._strategy = self._factory(lower, upper, self.config.rng)
+            self._lower = lower
+            self._upper = upper
+            self._started = self.config.clock()
+        return b""
+
+    def _cmd_number(self, parts: list[str]) -> bytes:
+        if len(parts) != 1:
+            raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: NUMBER")
+        return self._number()
+
+    def _number(self) -> bytes:
+        strategy = self._strategy
+        if strategy is None:
+            raise ProtocolError(ErrorCode.NO_GAME, "no game in progress; send PARAMS first")
+        if self._secret is not None:
+            guess = self._secret
+        else:
+            guess = strategy.next_guess()
+            self._guesses.append((guess, None))
+        self._pending = guess
+        return b"%d\n" % guess
+
+    def _cmd_report(self, parts: list[str]) -> bytes:
+        if len(parts) != 2:
+            raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: REPORT <decision>")
+        decision = parse_decision(parts[1])
+        if decision is None:
+            raise ProtocolError(
+                ErrorCode.BAD_REPORT,
+                f"unknown decision {parts[1][:40]!r}; expected Warmer, Colder, Unsure, Same, "
+                "Correct or 더따뜻함, 더차가움, 잘모르겠음, 맞음",
+            )
+        strategy = self._strategy
+        if strategy is None:
+            raise ProtocolError(ErrorCode.NO_GAME, "no game in progress; send PARAMS first")
+        guess = self._pending
+        if guess is None:
+            raise ProtocolError(ErrorCode.NO_GUESS, "no unreported guess; send NUMBER first")
+        self._pending = None
+        if self._secret is None:
+            self._guesses[-1] = (guess, decision)
+            if decision is Decision.CORRECT:
+                self._secret = guess
+            else:
+                strategy.observe(guess, decision)
+        if self.on_report is not None:
+            self.on_report(guess, decision)
+        return b""
+
+    def _cmd_clear(self, parts: list[str]) -> bytes:
+        if len(parts) != 1:
+            raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: CLEAR")
+        self._end_game(Outcome.ABANDONED)
+        return b""
+
+    # -- games ------------------------------------------------------------
+
+    def _end_game(self, outcome: Outcome) -> None:
+        if self._strategy is None:
+            return
+        if self.on_game_end is not None:
+            self.on_game_end(
+                GameRecord(
+                    lower=self._lower,
+                    upper=self._upper,
+                    strategy=self.config.strategy,
+                    backend=self.config.backend,
+                    peer=self.peer,
+                    started_at=self._started,
+                    ended_at=self.config.clock(),
+                    outcome=Outcome.WON if self._secret is not None else outcome,
+                    guesses=tuple(self._guesses),
+                )
+            )
+        self._strategy = None
+        self._pending = None
+        self._secret = None
+        self._guesses = []
+
+
+_COMMANDS: dict[str, Callable[[ServerConnection, list[str]], bytes]] = {
+    "PARAMS": ServerConnection._cmd_params,
+    "NUMBER": ServerConnection._cmd_number,
+    "REPORT": ServerConnection._cmd_report,
+    "CLEAR": ServerConnection._cmd_clear,
+}

@@ -1,0 +1,47 @@
+"""What the server remembers of a finished game."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .protocol import Decision
+
+__all__ = ["GameRecord", "Outcome"]
+
+
+class Outcome(enum.Enum):
+    """How a game ended."""
+
+    #: The client reported CORRECT.
+    WON = "won"
+    #: Ended without a win: a new PARAMS, CLEAR, the client hanging up, or
+    #: the server closing it at shutdown.
+    ABANDONED = "abandoned"
+    #: The connection failed under it: a framing error, an idle timeout, a
+    #: reset or another I/O error.
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class GameRecord:
+    """One finished game, as the store keeps it.
+
+    ``guesses`` holds every guess in order with the client's decision, or
+    None for a guess that was never reported. After CORRECT the server only
+    repeats the secret; those repeats are not guesses and are not listed.
+    """
+
+    lower: int
+    upper: int
+    strategy: str
+    backend: str
+    peer: str
+    started_at: float
+    ended_at: float
+    outcome: Outcome
+    guesses: tuple[tuple[int, Decision | None], ...]
+
+    @property
+    def guess_count(self) -> int:
+        return len(self.guesses)

@@ -1,0 +1,148 @@
+"""What every server backend shares: its configuration and the hub that
+turns connections into :class:`~guessgame.game.ServerConnection` objects and
+finished games into log lines and records."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import itertools
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from .game import GameConfig, ServerConnection
+from .loops import default_loop
+from .protocol import DEFAULT_MAX_LINE, Decision, Lang
+from .records import GameRecord
+from .store import NullStore, Store
+from .strategies import DEFAULT_STRATEGY
+from .transcript import server_line
+
+__all__ = [
+    "Backend",
+    "ServerConfig",
+    "ServerHub",
+    "format_peer",
+]
+
+log = logging.getLogger("guessgame.server")
+
+
+class Backend(enum.Enum):
+    """How a server moves bytes: one event loop, or a thread per connection."""
+
+    ASYNCIO = "asyncio"
+    THREADS = "threads"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything a server process needs to know; built by the CLI or a caller."""
+
+    host: str = "127.0.0.1"
+    port: int = 3333
+    backend: Backend = Backend.ASYNCIO
+    strategy: str = DEFAULT_STRATEGY
+    #: Most connections served at once; one more is answered ``ERROR busy``.
+    max_connections: int = 10000
+    #: Seconds without a complete line before a connection is closed.
+    idle_timeout: float = 120.0
+    #: Seconds that games in flight get to finish after SIGTERM/SIGINT.
+    grace: float = 5.0
+    max_line: int = DEFAULT_MAX_LINE
+    lang: Lang = Lang.KO
+    #: Log every report in the seed's form (``서버: 3는 맞음``).
+    verbose: bool = False
+    #: Event loop of the asyncio backend: ``uvloop`` or ``asyncio``.
+    loop: str = field(default_factory=default_loop)
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if self.idle_timeout <= 0:
+            raise ValueError("idle_timeout must be positive")
+        if self.grace < 0:
+            raise ValueError("grace must not be negative")
+
+
+def format_peer(address: object) -> str:
+    """``host:port`` (``[v6]:port``) of a socket address, or ``?``."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address) if address else "?"
+
+
+class ServerHub:
+    """Makes the connections of one server and takes care of what they report.
+
+    Backends call :meth:`open` for every accepted connection and
+    :meth:`failed` when one breaks; the hub numbers connections, logs one
+    line per finished game (and per report with ``verbose``), and hands
+    every record to the store.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: Store | None = None,
+        transcript: TextIO | None = None,
+        report_hook: Callable[[int, Decision], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store: Store = store if store is not None else NullStore()
+        self.game_config = GameConfig(
+            strategy=config.strategy, max_line=config.max_line, backend=config.backend.value
+        )
+        self._ids = itertools.count(1)
+        self._transcript = transcript if transcript is not None else sys.stdout
+        self._report_hook = report_hook
+        if report_hook is None and config.verbose:
+            self._report_hook = self._print_report
+
+    def open(self, address: object) -> tuple[int, ServerConnection]:
+        """A new connection's id and protocol state."""
+        conn_id = next(self._ids)
+        conn = ServerConnection(
+            self.game_config,
+            peer=format_peer(address),
+            on_report=self._report_hook,
+            on_game_end=functools.partial(self._game_ended, conn_id),
+        )
+        return conn_id, conn
+
+    def failed(self, conn_id: int, peer: str, what: str) -> None:
+        """Log a connection that broke: one line, no traceback."""
+        log.warning("conn %d %s: %s", conn_id, peer, what)
+
+    def _print_report(self, guess: int, decision: Decision) -> None:
+        print(server_line(guess, decision, self.config.lang), file=self._transcript, flush=True)
+
+    def _game_ended(self, conn_id: int, record: GameRecord) -> None:
+        self.store.record(record)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "conn %d %s: game %d..%d %s after %d guesses",
+                conn_id,
+                record.peer,
+                record.lower,
+                record.upper,
+                record.outcome.value,
+                record.guess_count,
+            )
+
+
+def describe_oserror(exc: OSError) -> str:
+    """A short lowercase description of an OS error (``connection reset by peer``)."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket; OSError (e.g. address in use) as the OS says."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=4096, reuse_port=reuse_port)

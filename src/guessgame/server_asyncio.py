@@ -1,0 +1,269 @@
+"""The asyncio backend: one event loop, an ``asyncio.Protocol`` per connection.
+
+A thin shell: bytes from the transport go to the connection's sans-I/O
+core, whatever it answers goes back in one ``transport.write``. The write
+side is bounded by pausing reads while the transport's buffer is full, so a
+client that sends ``NUMBER`` lines and never reads stalls only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+from .game import ServerConnection
+from .loops import loop_factory
+from .protocol import ErrorCode, format_error
+from .records import Outcome
+from .server import ServerHub, describe_oserror, listen_socket
+
+__all__ = ["AsyncioServer"]
+
+log = logging.getLogger("guessgame.server")
+
+#: Above this many unsent bytes a connection stops reading until the peer
+#: catches up; a reply line is a few bytes, so this is thousands of replies.
+WRITE_HIGH_WATER = 64 * 1024
+
+#: Seconds a connection closed for an error keeps draining its input.
+LINGER = 1.0
+
+_BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
+
+
+class _GameProtocol(asyncio.Protocol):
+    __slots__ = ("server", "transport", "conn", "conn_id", "seen")
+
+    def __init__(self, server: AsyncioServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.conn: ServerConnection | None = None
+        self.conn_id = 0
+        #: Lines seen at the last idle sweep.
+        self.seen = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not derive from asyncio.Transport.
+        tr: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport = tr
+        server = self.server
+        if len(server.protocols) >= server.hub.config.max_connections or server.draining:
+            tr.write(_BUSY)
+            tr.close()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tr.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self.conn_id, self.conn = server.hub.open(transport.get_extra_info("peername"))
+        server.protocols[self] = None
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        try:
+            out = conn.receive_data(data)
+        except Exception as exc:  # a bug must cost one connection, not the server
+            self._fail(f"internal error: {exc!r}")
+            return
+        transport = self.transport
+        assert transport is not None
+        if out:
+            transport.write(out)
+        if conn.closed:
+            self._linger()
+        elif self.server.draining and not conn.has_game:
+            transport.close()
+
+    def eof_received(self) -> bool:
+        if self.conn is not None:
+            self.conn.receive_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        self.server.protocols.pop(self, None)
+        if exc is not None and not conn.closed:
+            what = describe_oserror(exc) if isinstance(exc, OSError) else repr(exc)
+            self.server.hub.failed(self.conn_id, conn.peer, what)
+            conn.close(Outcome.ERROR)
+        else:
+            conn.close(Outcome.ABANDONED)
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _linger(self) -> None:
+        """Close after a closing error without losing the error line.
+
+        Closing a socket with unread input makes the kernel send a reset,
+        which can destroy the reply before the peer reads it. So: flush and
+        shut our side, discard what still arrives, close on the peer's EOF
+        or after :data:`LINGER` seconds.
+        """
+        transport = self.transport
+        assert transport is not None
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            transport.resume_reading()
+            asyncio.get_running_loop().call_later(LINGER, transport.close)
+        else:
+            transport.close()
+
+    def close(self, outcome: Outcome) -> None:
+        """Close from the server's side (idle, shutdown)."""
+        if self.conn is not None:
+            self.conn.close(outcome)
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, what: str) -> None:
+        assert self.conn is not None
+        self.server.hub.failed(self.conn_id, self.conn.peer, what)
+        self.close(Outcome.ERROR)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class AsyncioServer:
+    """Serves the game from one event loop until stopped."""
+
+    def __init__(self, hub: ServerHub) -> None:
+        self.hub = hub
+        self.protocols: dict[_GameProtocol, None] = {}
+        self.draining = False
+        self.address: tuple[str, int] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+
+    def run(
+        self,
+        ready: Callable[[tuple[str, int]], None] | None = None,
+        *,
+        sock: socket.socket | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        """Bind (OSError if the port is taken), call ``ready(address)``, serve
+        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return."""
+        config = self.hub.config
+        if sock is None:
+            sock = listen_socket(config.host, config.port)
+        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+            runner.run(self._main(sock, ready, handle_signals))
+
+    def request_stop(self) -> None:
+        """Begin the graceful stop; safe from any thread."""
+        self._stop_requested.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop already closed
+                pass
+
+    async def _main(
+        self,
+        sock: socket.socket,
+        ready: Callable[[tuple[str, int]], None] | None,
+        handle_signals: bool,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_loop_error)
+        self._loop = loop
+        self._stop = asyncio.Event()
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self._stop.set)
+        server = await loop.create_server(lambda: _GameProtocol(self), sock=sock)
+        self.address = sock.getsockname()[:2]
+        sweeper = asyncio.create_task(self._sweep_idle())
+        if ready is not None:
+            ready(self.address)
+        if self._stop_requested.is_set():
+            self._stop.set()
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            await self._drain()
+            sweeper.cancel()
+            if handle_signals:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+
+    async def _drain(self) -> None:
+        """Stop accepting, close idle connections, give games the grace period."""
+        self.draining = True
+        for proto in list(self.protocols):
+            if proto.conn is not None and not proto.conn.has_game:
+                proto.close(Outcome.ABANDONED)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.hub.config.grace
+        while self.protocols and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for proto in list(self.protocols):
+            proto.close(Outcome.ABANDONED)
+        # Let the transports run their connection_lost callbacks.
+        for _ in range(100):
+            if not self.protocols:
+                break
+            await asyncio.sleep(0.01)
+
+    async def _sweep_idle(self) -> None:
+        """Close connections that sent no complete line for ``idle_timeout``.
+
+        One timer for the whole server instead of one per connection: each
+        sweep compares a connection's line count with the previous sweep's.
+        """
+        timeout = self.hub.config.idle_timeout
+        tick = min(1.0, timeout / 4)
+        loop = asyncio.get_running_loop()
+        idle_since: dict[_GameProtocol, float] = {}
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            alive = self.protocols
+            for proto in list(alive):
+                conn = proto.conn
+                if conn is None:
+                    continue
+                if conn.lines != proto.seen:
+                    proto.seen = conn.lines
+                    idle_since.pop(proto, None)
+                    continue
+                since = idle_since.setdefault(proto, now - tick)
+                if now - since >= timeout:
+                    idle_since.pop(proto, None)
+                    log.info("conn %d %s: idle for %gs; closing", proto.conn_id, conn.peer, timeout)
+                    proto.close(Outcome.ERROR)
+            for proto in [p for p in idle_since if p not in alive]:
+                del idle_since[proto]
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """The loop's errors as one log line each, never a traceback."""
+    exc = context.get("exception")
+    message = context.get("message", "event loop error")
+    if isinstance(exc, OSError):
+        log.warning("%s: %s", message, describe_oserror(exc))
+    elif exc is not None:
+        log.error("%s: %r", message, exc)
+    else:
+        log.warning("%s", message)

@@ -1,0 +1,222 @@
+"""The threaded backend: blocking sockets, one thread per connection.
+
+The seed's first version, made safe: the same sans-I/O core as the asyncio
+backend answers every line; ``sendall`` blocks a connection's own thread
+when its peer does not read, so nothing buffers without bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from .game import ServerConnection
+from .protocol import ErrorCode, format_error
+from .records import Outcome
+from .server import ServerHub, describe_oserror, listen_socket
+
+__all__ = ["ThreadedServer"]
+
+log = logging.getLogger("guessgame.server")
+
+_BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
+#: How often the accept loop looks for a stop request.
+_ACCEPT_POLL = 0.2
+_RECV_SIZE = 65536
+#: Seconds a connection closed for an error keeps draining its input.
+_LINGER = 1.0
+#: Threads need little stack: this keeps 10,000 connections in bounded memory.
+_THREAD_STACK = 256 * 1024
+
+
+class _Connection:
+    __slots__ = ("sock", "conn", "conn_id", "thread")
+
+    def __init__(self, sock: socket.socket, conn_id: int, conn: ServerConnection) -> None:
+        self.sock = sock
+        self.conn = conn
+        self.conn_id = conn_id
+        self.thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Unblock the connection's thread by shutting its socket for reading."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RD)
+
+
+class ThreadedServer:
+    """Serves the game with a thread per connection until stopped."""
+
+    def __init__(self, hub: ServerHub) -> None:
+        self.hub = hub
+        self.draining = False
+        self.address: tuple[str, int] | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._live: dict[_Connection, None] = {}
+
+    def request_stop(self) -> None:
+        """Begin the graceful stop; safe from any thread or a signal handler."""
+        self._stop.set()
+
+    def run(
+        self,
+        ready: Callable[[tuple[str, int]], None] | None = None,
+        *,
+        sock: socket.socket | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        """Bind (OSError if the port is taken), call ``ready(address)``, serve
+        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return."""
+        config = self.hub.config
+        listener = sock if sock is not None else listen_socket(config.host, config.port)
+        previous: dict[signal.Signals, Any] = {}
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, self._on_signal)
+        with contextlib.suppress(ValueError, RuntimeError):
+            threading.stack_size(_THREAD_STACK)
+        try:
+            with listener:
+                listener.settimeout(_ACCEPT_POLL)
+                self.address = listener.getsockname()[:2]
+                if ready is not None:
+                    ready(self.address)
+                self._accept_loop(listener)
+            self._drain()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop.set()
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        max_connections = self.hub.config.max_connections
+        while not self._stop.is_set():
+            try:
+                sock, address = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                # Out of file descriptors and the like: say so, breathe, go on.
+                log.warning("accept failed: %s", describe_oserror(exc))
+                time.sleep(0.1)
+                continue
+            with self._lock:
+                full = len(self._live) >= max_connections
+            if full:
+                _refuse(sock)
+                continue
+            conn_id, conn = self.hub.open(address)
+            entry = _Connection(sock, conn_id, conn)
+            entry.thread = threading.Thread(
+                target=self._serve, args=(entry,), name=f"conn-{conn_id}", daemon=True
+            )
+            with self._lock:
+                self._live[entry] = None
+            try:
+                entry.thread.start()
+            except RuntimeError as exc:  # can't start a new thread
+                with self._lock:
+                    self._live.pop(entry, None)
+                self.hub.failed(conn_id, conn.peer, f"no thread for it: {exc}")
+                conn.close(Outcome.ERROR)
+                _refuse(sock)
+
+    def _serve(self, entry: _Connection) -> None:
+        sock, conn = entry.sock, entry.conn
+        timeout = self.hub.config.idle_timeout
+        outcome = Outcome.ABANDONED
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            deadline = time.monotonic() + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                data = sock.recv(_RECV_SIZE)
+                if not data:
+                    break
+                lines = conn.lines
+                out = conn.receive_data(data)
+                if conn.lines != lines:
+                    deadline = time.monotonic() + timeout
+                if out:
+                    sock.sendall(out)
+                if conn.closed:
+                    _linger(sock)
+                    break
+                if self.draining and not conn.has_game:
+                    break
+        except TimeoutError:
+            log.info("conn %d %s: idle for %gs; closing", entry.conn_id, conn.peer, timeout)
+            outcome = Outcome.ERROR
+        except OSError as exc:
+            self.hub.failed(entry.conn_id, conn.peer, describe_oserror(exc))
+            outcome = Outcome.ERROR
+        except Exception as exc:  # a bug must cost one connection, not the server
+            self.hub.failed(entry.conn_id, conn.peer, f"internal error: {exc!r}")
+            outcome = Outcome.ERROR
+        finally:
+            conn.close(outcome)
+            try:
+                sock.close()
+            finally:
+                with self._lock:
+                    self._live.pop(entry, None)
+
+    def _drain(self) -> None:
+        """Close idle connections, give games the grace period, close the rest."""
+        self.draining = True
+        with self._lock:
+            entries = list(self._live)
+        for entry in entries:
+            if not entry.conn.has_game:
+                entry.wake()
+        deadline = time.monotonic() + self.hub.config.grace
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._live:
+                    break
+            time.sleep(0.05)
+        with self._lock:
+            entries = list(self._live)
+        for entry in entries:
+            entry.wake()
+        for entry in entries:
+            if entry.thread is not None:
+                entry.thread.join(timeout=2.0)
+
+
+def _linger(sock: socket.socket) -> None:
+    """Shut our side and discard input for a moment before closing, so that
+    the kernel does not reset the connection over unread input and destroy
+    the error line just sent (see the asyncio backend's ``_linger``)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + _LINGER
+        while (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            if not sock.recv(_RECV_SIZE):
+                break
+    except OSError:
+        pass
+
+
+def _refuse(sock: socket.socket) -> None:
+    try:
+        sock.settimeout(1.0)
+        sock.sendall(_BUSY)
+    except OSError:
+        pass
+    finally:
+        sock.close()
