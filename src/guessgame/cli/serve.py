@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..server_asyncio import AsyncioServer
 from ..server_threads import ThreadedServer
 from ..store import NullStore, Store
 from ..strategies import DEFAULT_STRATEGY, STRATEGIES
+from ..workers import serve_workers
 from ._common import IO, ExitStatus, UserError, add_lang, port_arg, positive_float, positive_int
 
 __all__ = ["add_parser", "run", "make_server"]
@@ -72,6 +74,13 @@ def add_parser(sub: Any) -> None:
         default=default_loop(),
         help=f"event loop of the asyncio backend (default {default_loop()})",
     )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT), e.g. one per core (default 1)",
+    )
     add_lang(p, "language of the report log")
     p.add_argument("-v", "--verbose", action="store_true", help="log every report (서버: 3는 맞음)")
     p.set_defaults(func=run)
@@ -130,6 +139,9 @@ def run(args: argparse.Namespace, io: IO) -> int:
             config.strategy,
         )
 
+    if args.workers > 1:
+        store.close()  # opened once here so that a bad --db fails before any worker
+        return _run_workers(args, config, io)
     try:
         sock = listen_socket(config.host, config.port)
     except OSError as exc:
@@ -145,6 +157,33 @@ def run(args: argparse.Namespace, io: IO) -> int:
     finally:
         logging.getLogger("guessgame").removeHandler(handler)
     return ExitStatus.OK
+
+
+def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
+    log = logging.getLogger("guessgame.server")
+
+    def ready(address: tuple[str, int]) -> None:
+        log.info(
+            "serving on %s:%d (%d workers, %s backend, %s strategy); stop with Ctrl-C",
+            address[0],
+            address[1],
+            args.workers,
+            config.backend.value,
+            config.strategy,
+        )
+
+    handler = _setup_logging(io)
+    try:
+        status = serve_workers(
+            config, args.workers, functools.partial(open_store, args), make_server, ready
+        )
+    except OSError as exc:
+        raise UserError(_listen_error(config, exc)) from None
+    except RuntimeError as exc:
+        raise UserError(f"cannot start workers: {exc}") from None
+    finally:
+        logging.getLogger("guessgame").removeHandler(handler)
+    return ExitStatus.OK if status == 0 else ExitStatus.ERROR
 
 
 def _listen_error(config: ServerConfig, exc: OSError) -> str:
