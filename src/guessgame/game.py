@@ -30,6 +30,7 @@ from .protocol import (
     ErrorCode,
     ProtocolError,
     format_error,
+    decision_words,
     parse_decision,
     parse_int64,
 )
@@ -44,6 +45,7 @@ ReportHook = Callable[[int, Decision], None]
 GameEndHook = Callable[[GameRecord], None]
 
 _shared_rng = random.Random()
+_DECISION_WORDS = decision_words()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +142,24 @@ class ServerConnection:
         self.lines += len(lines)
         out = []
         for raw in lines:
-            if raw[-1:] == b"\r":
-                raw = raw[:-1]
-            if len(raw) > self._max_line:
-                out.append(self._too_long())
-                return b"".join(out)
             try:
-                if raw == b"NUMBER":  # the hot path: skip decode and split
+                # The hot path: the lines a game is made of skip decoding,
+                # splitting and dispatch.
+                if raw == b"NUMBER":
                     out.append(self._number())
-                else:
-                    reply = self._line(raw)
-                    if reply:
-                        out.append(reply)
+                    continue
+                decision = _REPORT_LINES.get(raw)
+                if decision is not None:
+                    self._report(decision)
+                    continue
+                if raw[-1:] == b"\r":
+                    raw = raw[:-1]
+                if len(raw) > self._max_line:
+                    out.append(self._too_long())
+                    return b"".join(out)
+                reply = self._line(raw)
+                if reply:
+                    out.append(reply)
             except ProtocolError as exc:
                 out.append(exc.line())
         if len(rest) > self._max_line + 1:
@@ -235,6 +243,10 @@ class ServerConnection:
                 f"unknown decision {parts[1][:40]!r}; expected Warmer, Colder, Unsure, Same, "
                 "Correct or 더따뜻함, 더차가움, 잘모르겠음, 맞음",
             )
+        self._report(decision)
+        return b""
+
+    def _report(self, decision: Decision) -> None:
         strategy = self._strategy
         if strategy is None:
             raise ProtocolError(ErrorCode.NO_GAME, "no game in progress; send PARAMS first")
@@ -250,7 +262,6 @@ class ServerConnection:
                 strategy.observe(guess, decision)
         if self.on_report is not None:
             self.on_report(guess, decision)
-        return b""
 
     def _cmd_clear(self, parts: list[str]) -> bytes:
         if len(parts) != 1:
@@ -282,6 +293,12 @@ class ServerConnection:
         self._secret = None
         self._guesses = []
 
+
+#: The exact bytes of the common REPORT lines (no stray whitespace or "\r").
+_REPORT_LINES: dict[bytes, Decision] = {
+    f"REPORT {token}".encode(): decision
+    for token, decision in _DECISION_WORDS.items()
+}
 
 _COMMANDS: dict[str, Callable[[ServerConnection, list[str]], bytes]] = {
     "PARAMS": ServerConnection._cmd_params,

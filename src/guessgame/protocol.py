@@ -27,6 +27,7 @@ __all__ = [
     "Decision",
     "ErrorCode",
     "Lang",
+    "decision_words",
     "ProtocolError",
     "format_error",
     "parse_decision",
@@ -84,6 +85,13 @@ _DECISIONS: dict[str, Decision] = {
     **{tok.casefold(): d for lang in Lang for d, tok in _TOKENS[lang].items()},
     "same": Decision.UNSURE,
 }
+
+
+def decision_words() -> dict[str, Decision]:
+    """Every decision word of both vocabularies as the books spell it."""
+    words = {tok: d for lang in Lang for d, tok in _TOKENS[lang].items()}
+    words["Same"] = Decision.UNSURE
+    return words
 
 
 def parse_decision(token: str) -> Decision | None:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
+from typing import Any
 
 from .server import ServerConfig, ServerHub, listen_socket
 from .store import Store
@@ -92,7 +93,7 @@ def serve_workers(
     address: tuple[str, int] = holder.getsockname()[:2]
     config = replace(config, port=address[1])
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ctx = multiprocessing.get_context(method)
+    ctx: Any = multiprocessing.get_context(method)
     procs: list[multiprocessing.process.BaseProcess] = []
     pipes: list[multiprocessing.connection.Connection] = []
     stopping = False
