@@ -29,8 +29,8 @@ from .protocol import (
     Decision,
     ErrorCode,
     ProtocolError,
-    format_error,
     decision_words,
+    format_error,
     parse_decision,
     parse_int64,
 )
@@ -296,8 +296,7 @@ class ServerConnection:
 
 #: The exact bytes of the common REPORT lines (no stray whitespace or "\r").
 _REPORT_LINES: dict[bytes, Decision] = {
-    f"REPORT {token}".encode(): decision
-    for token, decision in _DECISION_WORDS.items()
+    f"REPORT {token}".encode(): decision for token, decision in _DECISION_WORDS.items()
 }
 
 _COMMANDS: dict[str, Callable[[ServerConnection, list[str]], bytes]] = {
