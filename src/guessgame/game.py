@@ -34,7 +34,8 @@ from .protocol import (
     parse_decision,
     parse_int64,
 )
-from .records import GameRecord, Outcome
+from .proxy import ProxyHeaderError, ProxyHeaderParser
+from .records import GameRecord, Outcome, format_peer
 from .strategies import DEFAULT_STRATEGY, STRATEGIES, Strategy, StrategyFactory
 
 __all__ = ["GameConfig", "ReportHook", "GameEndHook", "ServerConnection"]
@@ -55,6 +56,8 @@ class GameConfig:
     strategy: str = DEFAULT_STRATEGY
     max_line: int = DEFAULT_MAX_LINE
     backend: str = ""
+    #: Expect a PROXY protocol header (v1 or v2) first on every connection.
+    proxy_protocol: bool = False
     rng: random.Random = field(default=_shared_rng, compare=False, repr=False)
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
@@ -80,6 +83,7 @@ class ServerConnection:
         "closed",
         "lines",
         "_buf",
+        "_proxy",
         "_factory",
         "_max_line",
         "_strategy",
@@ -108,6 +112,7 @@ class ServerConnection:
         #: Complete lines received so far (shells watch it for idleness).
         self.lines = 0
         self._buf = b""
+        self._proxy = ProxyHeaderParser() if config.proxy_protocol else None
         self._factory = config.factory
         self._max_line = config.max_line
         self._strategy: Strategy | None = None
@@ -129,6 +134,14 @@ class ServerConnection:
         """Feed bytes from the peer; returns the bytes to send back (maybe empty)."""
         if self.closed:
             return b""
+        if self._proxy is not None:
+            try:
+                data = self._take_proxy_header(data)
+            except ProxyHeaderError as exc:
+                self.close(Outcome.ERROR)
+                return format_error(ErrorCode.BAD_PROXY_HEADER, f"{exc}; closing")
+            if not data:
+                return b""
         if self._buf:
             data = self._buf + data
         if b"\n" not in data:
@@ -178,6 +191,18 @@ class ServerConnection:
         self._buf = b""
 
     # -- framing and dispatch ---------------------------------------------
+
+    def _take_proxy_header(self, data: bytes) -> bytes:
+        """Consume the PROXY header: the bytes after it (b"" while incomplete)."""
+        assert self._proxy is not None
+        result = self._proxy.feed(data)
+        if result is None:
+            return b""
+        source, rest = result
+        self._proxy = None
+        if source is not None:
+            self.peer = format_peer(source)
+        return rest
 
     def _too_long(self) -> bytes:
         self.close(Outcome.ERROR)

@@ -114,11 +114,13 @@ class ErrorCode(enum.Enum):
     BAD_ENCODING = "bad-encoding"
     LINE_TOO_LONG = "line-too-long"
     BUSY = "busy"
+    #: ``serve --proxy-protocol``: the connection did not start with a valid header.
+    BAD_PROXY_HEADER = "bad-proxy-header"
 
     @property
     def closes(self) -> bool:
         """Whether the server closes the connection after this error."""
-        return self in (ErrorCode.LINE_TOO_LONG, ErrorCode.BUSY)
+        return self in (ErrorCode.LINE_TOO_LONG, ErrorCode.BUSY, ErrorCode.BAD_PROXY_HEADER)
 
 
 class ProtocolError(Exception):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .protocol import Decision
 
-__all__ = ["GameRecord", "Outcome"]
+__all__ = ["GameRecord", "Outcome", "format_peer"]
 
 
 class Outcome(enum.Enum):
@@ -45,3 +45,11 @@ class GameRecord:
     @property
     def guess_count(self) -> int:
         return len(self.guesses)
+
+
+def format_peer(address: object) -> str:
+    """``host:port`` (``[v6]:port``) of a socket address, or ``?``."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address) if address else "?"

@@ -17,7 +17,7 @@ from typing import TextIO
 from .game import GameConfig, ServerConnection
 from .loops import default_loop
 from .protocol import DEFAULT_MAX_LINE, Decision, Lang
-from .records import GameRecord
+from .records import GameRecord, format_peer
 from .store import NullStore, Store
 from .strategies import DEFAULT_STRATEGY
 from .transcript import server_line
@@ -57,6 +57,9 @@ class ServerConfig:
     lang: Lang = Lang.KO
     #: Log every report in the seed's form (``서버: 3는 맞음``).
     verbose: bool = False
+    #: Expect a PROXY protocol header (v1 or v2) on every connection and take
+    #: the peer address from it (behind HAProxy's send-proxy / send-proxy-v2).
+    proxy_protocol: bool = False
     #: Event loop of the asyncio backend: ``uvloop`` or ``asyncio``.
     loop: str = field(default_factory=default_loop)
 
@@ -67,14 +70,6 @@ class ServerConfig:
             raise ValueError("idle_timeout must be positive")
         if self.grace < 0:
             raise ValueError("grace must not be negative")
-
-
-def format_peer(address: object) -> str:
-    """``host:port`` (``[v6]:port``) of a socket address, or ``?``."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address) if address else "?"
 
 
 class ServerHub:
@@ -96,7 +91,10 @@ class ServerHub:
         self.config = config
         self.store: Store = store if store is not None else NullStore()
         self.game_config = GameConfig(
-            strategy=config.strategy, max_line=config.max_line, backend=config.backend.value
+            strategy=config.strategy,
+            max_line=config.max_line,
+            backend=config.backend.value,
+            proxy_protocol=config.proxy_protocol,
         )
         self._ids = itertools.count(1)
         self._transcript = transcript if transcript is not None else sys.stdout

@@ -75,6 +75,12 @@ def add_parser(sub: Any) -> None:
         help=f"event loop of the asyncio backend (default {default_loop()})",
     )
     p.add_argument(
+        "--proxy-protocol",
+        action="store_true",
+        help="expect a PROXY protocol v1/v2 header (HAProxy send-proxy) on every "
+        "connection and record the address it carries; close connections without one",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int,
         default=1,
@@ -99,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         grace=args.grace,
         lang=args.lang,
         verbose=args.verbose,
+        proxy_protocol=args.proxy_protocol,
         loop=args.loop,
     )
 
