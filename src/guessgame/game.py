@@ -38,12 +38,14 @@ from .proxy import ProxyHeaderError, ProxyHeaderParser
 from .records import GameRecord, Outcome, format_peer
 from .strategies import DEFAULT_STRATEGY, STRATEGIES, Strategy, StrategyFactory
 
-__all__ = ["GameConfig", "ReportHook", "GameEndHook", "ServerConnection"]
+__all__ = ["ErrorHook", "GameConfig", "GameEndHook", "ReportHook", "ServerConnection"]
 
 #: Called for every accepted report: ``hook(guess, decision)``.
 ReportHook = Callable[[int, Decision], None]
 #: Called once for every game that ends, with its record.
 GameEndHook = Callable[[GameRecord], None]
+#: Called for every ERROR reply, with its code.
+ErrorHook = Callable[[ErrorCode], None]
 
 _shared_rng = random.Random()
 _DECISION_WORDS = decision_words()
@@ -80,6 +82,8 @@ class ServerConnection:
         "peer",
         "on_report",
         "on_game_end",
+        "on_game_start",
+        "on_error",
         "closed",
         "lines",
         "_buf",
@@ -101,11 +105,15 @@ class ServerConnection:
         peer: str = "",
         on_report: ReportHook | None = None,
         on_game_end: GameEndHook | None = None,
+        on_game_start: Callable[[], None] | None = None,
+        on_error: ErrorHook | None = None,
     ) -> None:
         self.config = config
         self.peer = peer
         self.on_report = on_report
         self.on_game_end = on_game_end
+        self.on_game_start = on_game_start
+        self.on_error = on_error
         #: True once the server decided to close (a framing error or
         #: :meth:`close`): the shell sends what it got and closes.
         self.closed = False
@@ -139,7 +147,7 @@ class ServerConnection:
                 data = self._take_proxy_header(data)
             except ProxyHeaderError as exc:
                 self.close(Outcome.ERROR)
-                return format_error(ErrorCode.BAD_PROXY_HEADER, f"{exc}; closing")
+                return self._error(ErrorCode.BAD_PROXY_HEADER, f"{exc}; closing")
             if not data:
                 return b""
         if self._buf:
@@ -174,7 +182,7 @@ class ServerConnection:
                 if reply:
                     out.append(reply)
             except ProtocolError as exc:
-                out.append(exc.line())
+                out.append(self._error(exc.code, exc.message))
         if len(rest) > self._max_line + 1:
             out.append(self._too_long())
         return b"".join(out)
@@ -204,9 +212,14 @@ class ServerConnection:
             self.peer = format_peer(source)
         return rest
 
+    def _error(self, code: ErrorCode, message: str) -> bytes:
+        if self.on_error is not None:
+            self.on_error(code)
+        return format_error(code, message)
+
     def _too_long(self) -> bytes:
         self.close(Outcome.ERROR)
-        return format_error(
+        return self._error(
             ErrorCode.LINE_TOO_LONG, f"line longer than {self._max_line} bytes; closing"
         )
 
@@ -239,6 +252,8 @@ class ServerConnection:
             self._lower = lower
             self._upper = upper
             self._started = self.config.clock()
+            if self.on_game_start is not None:
+                self.on_game_start()
         return b""
 
     def _cmd_number(self, parts: list[str]) -> bytes:

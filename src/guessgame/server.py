@@ -12,10 +12,11 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from .game import GameConfig, ServerConnection
 from .loops import default_loop
+from .metrics import Metrics, start_metrics_server
 from .protocol import DEFAULT_MAX_LINE, Decision, Lang
 from .records import GameRecord, format_peer
 from .store import NullStore, Store
@@ -60,6 +61,8 @@ class ServerConfig:
     #: Expect a PROXY protocol header (v1 or v2) on every connection and take
     #: the peer address from it (behind HAProxy's send-proxy / send-proxy-v2).
     proxy_protocol: bool = False
+    #: Serve Prometheus metrics over HTTP on this port of ``host`` (None: off).
+    metrics_port: int | None = None
     #: Event loop of the asyncio backend: ``uvloop`` or ``asyncio``.
     loop: str = field(default_factory=default_loop)
 
@@ -87,8 +90,12 @@ class ServerHub:
         store: Store | None = None,
         transcript: TextIO | None = None,
         report_hook: Callable[[int, Decision], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        #: Counters for ``--metrics-port``; None when off, and then free.
+        self.metrics = metrics
+        self._metrics_server: Any = None
         self.store: Store = store if store is not None else NullStore()
         self.game_config = GameConfig(
             strategy=config.strategy,
@@ -102,16 +109,57 @@ class ServerHub:
         if report_hook is None and config.verbose:
             self._report_hook = self._print_report
 
+    def start_metrics(self) -> None:
+        """Count and serve metrics at ``http://host:metrics_port/metrics`` when
+        the configuration asks for it. ImportError without prometheus_client,
+        OSError if the port cannot be bound."""
+        port = self.config.metrics_port
+        if port is None or self.metrics is not None:
+            return
+        store = self.store
+
+        def store_counters() -> dict[str, int]:
+            return {
+                "queued": int(getattr(store, "pending", 0)),
+                "dropped": int(getattr(store, "dropped", 0)),
+                "written": int(getattr(store, "written", 0)),
+            }
+
+        metrics = Metrics(self.config.strategy, store_counters)
+        self._metrics_server = start_metrics_server(metrics, self.config.host, port)
+        self.metrics = metrics
+
+    def stop_metrics(self) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
+
     def open(self, address: object) -> tuple[int, ServerConnection]:
         """A new connection's id and protocol state."""
         conn_id = next(self._ids)
+        metrics = self.metrics
         conn = ServerConnection(
             self.game_config,
             peer=format_peer(address),
             on_report=self._report_hook,
             on_game_end=functools.partial(self._game_ended, conn_id),
+            on_game_start=metrics.game_started if metrics is not None else None,
+            on_error=metrics.error if metrics is not None else None,
         )
+        if metrics is not None:
+            metrics.connection_opened()
         return conn_id, conn
+
+    def closed(self) -> None:
+        """A connection that :meth:`open` made is gone."""
+        if self.metrics is not None:
+            self.metrics.connection_closed()
+
+    def refused(self) -> None:
+        """A connection was answered ``ERROR busy``."""
+        if self.metrics is not None:
+            self.metrics.connection_refused()
 
     def failed(self, conn_id: int, peer: str, what: str) -> None:
         """Log a connection that broke: one line, no traceback."""
@@ -122,6 +170,8 @@ class ServerHub:
 
     def _game_ended(self, conn_id: int, record: GameRecord) -> None:
         self.store.record(record)
+        if self.metrics is not None:
+            self.metrics.game_ended(record)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "conn %d %s: game %d..%d %s after %d guesses",

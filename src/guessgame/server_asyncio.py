@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from time import perf_counter
 
 from .game import ServerConnection
 from .loops import loop_factory
@@ -55,6 +56,7 @@ class _GameProtocol(asyncio.Protocol):
         if len(server.protocols) >= server.hub.config.max_connections or server.draining:
             tr.write(_BUSY)
             tr.close()
+            server.hub.refused()
             return
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -68,6 +70,8 @@ class _GameProtocol(asyncio.Protocol):
         conn = self.conn
         if conn is None:
             return
+        metrics = self.server.hub.metrics
+        started = perf_counter() if metrics is not None else 0.0
         try:
             out = conn.receive_data(data)
         except Exception as exc:  # a bug must cost one connection, not the server
@@ -77,6 +81,8 @@ class _GameProtocol(asyncio.Protocol):
         assert transport is not None
         if out:
             transport.write(out)
+            if metrics is not None:
+                metrics.observe_latency(perf_counter() - started)
         if conn.closed:
             self._linger()
         elif self.server.draining and not conn.has_game:
@@ -92,6 +98,7 @@ class _GameProtocol(asyncio.Protocol):
         if conn is None:
             return
         self.server.protocols.pop(self, None)
+        self.server.hub.closed()
         if exc is not None and not conn.closed:
             what = describe_oserror(exc) if isinstance(exc, OSError) else repr(exc)
             self.server.hub.failed(self.conn_id, conn.peer, what)

@@ -114,6 +114,7 @@ class ThreadedServer:
                 full = len(self._live) >= max_connections
             if full:
                 _refuse(sock)
+                self.hub.refused()
                 continue
             conn_id, conn = self.hub.open(address)
             entry = _Connection(sock, conn_id, conn)
@@ -129,11 +130,13 @@ class ThreadedServer:
                     self._live.pop(entry, None)
                 self.hub.failed(conn_id, conn.peer, f"no thread for it: {exc}")
                 conn.close(Outcome.ERROR)
+                self.hub.closed()
                 _refuse(sock)
 
     def _serve(self, entry: _Connection) -> None:
         sock, conn = entry.sock, entry.conn
         timeout = self.hub.config.idle_timeout
+        metrics = self.hub.metrics
         outcome = Outcome.ABANDONED
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -147,11 +150,14 @@ class ThreadedServer:
                 if not data:
                     break
                 lines = conn.lines
+                started = time.perf_counter() if metrics is not None else 0.0
                 out = conn.receive_data(data)
                 if conn.lines != lines:
                     deadline = time.monotonic() + timeout
                 if out:
                     sock.sendall(out)
+                    if metrics is not None:
+                        metrics.observe_latency(time.perf_counter() - started)
                 if conn.closed:
                     _linger(sock)
                     break
@@ -173,6 +179,7 @@ class ThreadedServer:
             finally:
                 with self._lock:
                     self._live.pop(entry, None)
+                self.hub.closed()
 
     def _drain(self) -> None:
         """Close idle connections, give games the grace period, close the rest."""

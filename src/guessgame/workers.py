@@ -65,7 +65,15 @@ def _worker(
     except Exception as exc:  # reported by the parent as one line
         ready.send(f"worker {index}: {exc}")
         sys.exit(2)
+    if config.metrics_port is not None:  # one metrics port per worker
+        config = replace(config, metrics_port=config.metrics_port + index - 1)
     hub = ServerHub(config, store)
+    try:
+        hub.start_metrics()
+    except (ImportError, OSError) as exc:
+        ready.send(f"worker {index}: metrics on port {config.metrics_port}: {exc}")
+        store.close()
+        sys.exit(2)
     server = make_server(hub)
 
     def bound(address: tuple[str, int]) -> None:
