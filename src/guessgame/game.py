@@ -210,6 +210,10 @@ class ServerConnection:
         self._proxy = None
         if source is not None:
             self.peer = format_peer(source)
+        else:
+            # PROXY LOCAL / UNKNOWN: the balancer speaking for itself, as its
+            # health checks do. It may play, but its games are no player's.
+            self.on_game_end = None
         return rest
 
     def _error(self, code: ErrorCode, message: str) -> bytes:
