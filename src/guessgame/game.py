@@ -85,6 +85,7 @@ class ServerConnection:
         "on_game_start",
         "on_error",
         "closed",
+        "from_balancer",
         "lines",
         "_buf",
         "_proxy",
@@ -117,6 +118,9 @@ class ServerConnection:
         #: True once the server decided to close (a framing error or
         #: :meth:`close`): the shell sends what it got and closes.
         self.closed = False
+        #: True when a PROXY LOCAL/UNKNOWN header said the load balancer opened
+        #: this connection for itself (a health check).
+        self.from_balancer = False
         #: Complete lines received so far (shells watch it for idleness).
         self.lines = 0
         self._buf = b""
@@ -213,6 +217,7 @@ class ServerConnection:
         else:
             # PROXY LOCAL / UNKNOWN: the balancer speaking for itself, as its
             # health checks do. It may play, but its games are no player's.
+            self.from_balancer = True
             self.on_game_end = None
         return rest
 

@@ -161,9 +161,12 @@ class ServerHub:
         if self.metrics is not None:
             self.metrics.connection_refused()
 
-    def failed(self, conn_id: int, peer: str, what: str) -> None:
-        """Log a connection that broke: one line, no traceback."""
-        log.warning("conn %d %s: %s", conn_id, peer, what)
+    def failed(self, conn_id: int, conn: ServerConnection, what: str) -> None:
+        """Log a connection that broke: one line, no traceback. A balancer's
+        own connections (health checks, which often end in a reset) are not
+        worth a line."""
+        if not conn.from_balancer:
+            log.warning("conn %d %s: %s", conn_id, conn.peer, what)
 
     def _print_report(self, guess: int, decision: Decision) -> None:
         print(server_line(guess, decision, self.config.lang), file=self._transcript, flush=True)

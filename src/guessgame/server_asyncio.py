@@ -101,7 +101,7 @@ class _GameProtocol(asyncio.Protocol):
         self.server.hub.closed()
         if exc is not None and not conn.closed:
             what = describe_oserror(exc) if isinstance(exc, OSError) else repr(exc)
-            self.server.hub.failed(self.conn_id, conn.peer, what)
+            self.server.hub.failed(self.conn_id, conn, what)
             conn.close(Outcome.ERROR)
         else:
             conn.close(Outcome.ABANDONED)
@@ -142,7 +142,7 @@ class _GameProtocol(asyncio.Protocol):
 
     def _fail(self, what: str) -> None:
         assert self.conn is not None
-        self.server.hub.failed(self.conn_id, self.conn.peer, what)
+        self.server.hub.failed(self.conn_id, self.conn, what)
         self.close(Outcome.ERROR)
         if self.transport is not None:
             self.transport.abort()

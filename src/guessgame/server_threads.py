@@ -128,7 +128,7 @@ class ThreadedServer:
             except RuntimeError as exc:  # can't start a new thread
                 with self._lock:
                     self._live.pop(entry, None)
-                self.hub.failed(conn_id, conn.peer, f"no thread for it: {exc}")
+                self.hub.failed(conn_id, conn, f"no thread for it: {exc}")
                 conn.close(Outcome.ERROR)
                 self.hub.closed()
                 _refuse(sock)
@@ -167,10 +167,10 @@ class ThreadedServer:
             log.info("conn %d %s: idle for %gs; closing", entry.conn_id, conn.peer, timeout)
             outcome = Outcome.ERROR
         except OSError as exc:
-            self.hub.failed(entry.conn_id, conn.peer, describe_oserror(exc))
+            self.hub.failed(entry.conn_id, conn, describe_oserror(exc))
             outcome = Outcome.ERROR
         except Exception as exc:  # a bug must cost one connection, not the server
-            self.hub.failed(entry.conn_id, conn.peer, f"internal error: {exc!r}")
+            self.hub.failed(entry.conn_id, conn, f"internal error: {exc!r}")
             outcome = Outcome.ERROR
         finally:
             conn.close(outcome)
