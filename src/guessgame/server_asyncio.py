@@ -55,7 +55,9 @@ class _GameProtocol(asyncio.Protocol):
         server = self.server
         if len(server.protocols) >= server.hub.config.max_connections or server.draining:
             tr.write(_BUSY)
-            tr.close()
+            # A client may already have sent its first lines: linger rather
+            # than close, or the reset would destroy the busy line.
+            self._linger()
             server.hub.refused()
             return
         sock = transport.get_extra_info("socket")

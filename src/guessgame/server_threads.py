@@ -220,10 +220,19 @@ def _linger(sock: socket.socket) -> None:
 
 
 def _refuse(sock: socket.socket) -> None:
+    """Send ``ERROR busy`` and close. A client may already have sent its
+    first lines, and closing over them would reset the connection and destroy
+    the busy line: linger, in a thread of its own so accepting goes on."""
     try:
         sock.settimeout(1.0)
         sock.sendall(_BUSY)
-    except OSError:
-        pass
+        threading.Thread(target=_linger_and_close, args=(sock,), daemon=True).start()
+    except (OSError, RuntimeError):  # RuntimeError: no thread to linger in
+        sock.close()
+
+
+def _linger_and_close(sock: socket.socket) -> None:
+    try:
+        _linger(sock)
     finally:
         sock.close()
