@@ -12,12 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import demo, play, serve
+from . import bench, demo, play, serve
 from ._common import IO, ExitStatus, UserError
 
 __all__ = ["ExitStatus", "IO", "UserError", "main", "run"]
 
-COMMANDS = (serve, play, demo)
+COMMANDS = (serve, play, demo, bench)
 
 
 class _Parser(argparse.ArgumentParser):
