@@ -12,12 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import bench, demo, play, serve
+from . import bench, demo, play, serve, stats
 from ._common import IO, ExitStatus, UserError
 
 __all__ = ["ExitStatus", "IO", "UserError", "main", "run"]
 
-COMMANDS = (serve, play, demo, bench)
+COMMANDS = (serve, play, demo, stats, bench)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,7 +12,8 @@ from ..loops import LOOPS, default_loop
 from ..server import Backend, ServerConfig, ServerHub, listen_socket
 from ..server_asyncio import AsyncioServer
 from ..server_threads import ThreadedServer
-from ..store import NullStore, Store
+from ..store import NullStore, Store, StoreError
+from ..store import open_store as open_db_store
 from ..strategies import DEFAULT_STRATEGY, STRATEGIES
 from ..workers import serve_workers
 from ._common import IO, ExitStatus, UserError, add_lang, port_arg, positive_float, positive_int
@@ -111,8 +112,13 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    """The store ``--db``/``--no-db`` ask for."""
-    return NullStore()
+    """The store ``--db``/``--no-db`` ask for; UserError if it cannot be used."""
+    if args.no_db:
+        return NullStore()
+    try:
+        return open_db_store(args.db)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
 
 
 def make_server(hub: ServerHub) -> AsyncioServer | ThreadedServer:

@@ -345,6 +345,10 @@ class SqliteStore:
         self._dropped = 0
         self._dropped_warned = 0
         self._last_warning: dict[str, float] = {}
+        # flush(): the writer reports each request it saw before a full drain.
+        self._flushed = threading.Condition()
+        self._flush_requested = 0
+        self._flush_done = 0
         #: Records committed, and records given up after close_timeout.
         self.written = 0
         self.lost = 0
@@ -385,14 +389,11 @@ class SqliteStore:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far is committed (for tests and
         tools; servers never call it). False if ``timeout`` ran out."""
-        target = self.written + self.lost + len(self._pending)
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while self.written + self.lost < target:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        with self._flushed:
+            self._flush_requested += 1
+            wanted = self._flush_requested
+            self._wake.set()
+            return self._flushed.wait_for(lambda: self._flush_done >= wanted, timeout)
 
     def close(self) -> None:
         """Commit every queued record, stop the writer, close the file."""
@@ -432,9 +433,15 @@ class SqliteStore:
                 self._wake.wait(self._interval)
                 self._wake.clear()
                 stopping = self._stopping
+            # Everything queued before this flush request is in the queue now.
+            flush_seen = self._flush_requested
             while pending:
                 n = min(len(pending), MAX_TRANSACTION)
                 self._write([pending.popleft() for _ in range(n)])
+            if flush_seen != self._flush_done:
+                with self._flushed:
+                    self._flush_done = flush_seen
+                    self._flushed.notify_all()
             self._warn_drops()
             if stopping and not pending:
                 return
