@@ -77,8 +77,9 @@ Reply = Callable[["_Broken", int, int], bytes]
 class _Broken(asyncio.Protocol):
     """A loose server of the protocol whose NUMBER replies come from ``reply``."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, owner: BrokenServer) -> None:
         self.reply = reply
+        self.owner = owner
         self.buf = b""
         self.lower = self.upper = 0
         self.said: set[int] = set()
@@ -126,7 +127,7 @@ class BrokenServer:
 
             async def start() -> None:
                 self._server = await self.loop.create_server(
-                    lambda: _Broken(self.reply), "127.0.0.1", 0
+                    lambda: _Broken(self.reply, self), "127.0.0.1", 0
                 )
                 self.port = self._server.sockets[0].getsockname()[1]
                 started.set()
@@ -140,6 +141,11 @@ class BrokenServer:
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
         assert started.wait(5)
+
+    def stop_listening(self) -> None:
+        """Refuse new connections; those open stay open (call in the loop)."""
+        assert self._server is not None
+        self._server.close()
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -174,6 +180,11 @@ def _drop_after_three(p: _Broken, lower: int, upper: int) -> bytes:
         p.transport.close()
         return b""
     return _fresh(p, lower, upper)
+
+
+def _drop_and_stop_listening(p: _Broken, lower: int, upper: int) -> bytes:
+    p.owner.stop_listening()
+    return _drop_after_three(p, lower, upper)
 
 
 BROKEN: dict[str, tuple[Reply, dict[str, Any]]] = {
@@ -217,6 +228,17 @@ def test_connections_that_keep_going_after_errors_still_play(
     assert result.round_trips >= 3 * result.errors_by_kind["dropped"] - 6
 
 
+def test_refused_reconnects_are_counted(broken: Callable[[Reply], BrokenServer]) -> None:
+    # The server stops listening, then drops each connection: every attempt
+    # to open it again is refused, and retried with a growing delay.
+    server = broken(_drop_and_stop_listening)
+    result = run_bench(BenchConfig(port=server.port, connections=3, duration=1.0))
+    counted = result.errors_by_kind
+    assert counted["dropped"] == 3
+    assert 3 <= counted["connect"] <= 3 * 5  # 0.1 + 0.2 + 0.4 + 0.8 s: at most 5 each
+    assert result.errors == counted["dropped"] + counted["connect"]
+
+
 def test_connection_refused_is_an_error_to_start() -> None:
     with BrokenServerPort() as port, pytest.raises(BenchError, match="cannot connect"):
         run_bench(BenchConfig(port=port, connections=3, duration=0.5))
@@ -246,11 +268,12 @@ def test_too_many_connections_for_the_file_limit_are_refused_clearly() -> None:
 # -- a sound server ---------------------------------------------------------------
 
 
-def test_sound_server_runs_without_errors(sound_server: tuple[str, int]) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sound_server_runs_without_errors(sound_server: tuple[str, int], loop: str) -> None:
     host, port = sound_server
     seen: list[str] = []
     result = run_bench(
-        BenchConfig(host=host, port=port, connections=8, duration=1.0),
+        BenchConfig(host=host, port=port, connections=8, duration=1.0, loop=loop),
         on_progress=lambda p: seen.append(p.phase),
     )
     assert result.errors == 0, result.errors_by_kind

@@ -70,8 +70,11 @@ _FOLD_AT = 1 << 18
 PROGRESS_INTERVAL = 0.5
 
 #: Seconds before a connection is opened again after a failed connect, or
-#: after the server dropped it before it completed a round trip.
+#: after the server dropped it before it completed a round trip. Each further
+#: failed connect doubles the wait, up to RETRY_MAX, so that a server that
+#: refuses is not hammered by thousands of connections at once.
 RETRY_DELAY = 0.1
+RETRY_MAX = 2.0
 
 
 class BenchError(Exception):
@@ -524,7 +527,8 @@ class _Worker:
         self.colder = enc(f"REPORT {Decision.COLDER.token(lang)}\nNUMBER\n")
         self.unsure = enc(f"REPORT {Decision.UNSURE.token(lang)}\nNUMBER\n")
 
-    async def connect(self, plays: bool) -> bool:
+    async def connect(self, plays: bool, failures: int = 0) -> bool:
+        """Open one connection; on failure count it and (while running) retry."""
         loop = asyncio.get_running_loop()
         config = self.config
         async with self._sem:
@@ -539,22 +543,24 @@ class _Worker:
                 self.errors["connect"] = self.errors.get("connect", 0) + 1
                 self._last_error = _describe(exc)
                 if self.running:
-                    self.reconnect(plays, RETRY_DELAY)
+                    delay = min(RETRY_MAX, RETRY_DELAY * 2**failures)
+                    self.reconnect(plays, delay, failures + 1)
                 return False
         return True
 
-    def reconnect(self, plays: bool, delay: float) -> None:
+    def reconnect(self, plays: bool, delay: float, failures: int = 0) -> None:
+        """Open a connection again after ``delay`` seconds (while running)."""
         if not self.running:
             return
         loop = asyncio.get_running_loop()
         if delay > 0:
-            loop.call_later(delay, self._spawn_connect, plays)
+            loop.call_later(delay, self._spawn_connect, plays, failures)
         else:
-            self._spawn_connect(plays)
+            self._spawn_connect(plays, failures)
 
-    def _spawn_connect(self, plays: bool) -> None:
+    def _spawn_connect(self, plays: bool, failures: int) -> None:
         if self.running:
-            task = asyncio.get_running_loop().create_task(self.connect(plays))
+            task = asyncio.get_running_loop().create_task(self.connect(plays, failures))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -607,7 +613,7 @@ class _Worker:
             if client.plays:
                 client.new_game(self.first_game)
         for plays in self._missing:
-            self.reconnect(plays, 0.0)
+            self.reconnect(plays, RETRY_DELAY, 1)
         done = loop.create_future()
         tally = _Tally()
 
