@@ -316,7 +316,7 @@ def _run_cli(*argv: str) -> tuple[int, str, str]:
 def test_cli_json_has_the_fixed_keys(sound_server: tuple[str, int]) -> None:
     host, port = sound_server
     status, out, err = _run_cli(
-        "bench", "--host", host, "--port", str(port), "-c", "5", "-d", "1", "--json"
+        "bench", "--host", host, "--port", str(port), "-c", "5", "-d", "1", "--lang", "en", "--json"
     )
     assert status == 0, err
     data = json.loads(out)  # exactly one JSON object

@@ -158,13 +158,13 @@ def _display(stream: TextIO, config: BenchConfig, live: bool) -> Iterator[Any]:
 
         def update(p: Progress) -> None:
             if p.phase == "connecting":
-                text = f"{target}: connecting {p.connections}/{config.connections}"
+                done = f"{p.connections}/" if p.connections else ""
+                text = f"{target}: connecting {done}{config.connections}"
             else:
                 rate = p.round_trips / p.elapsed if p.elapsed > 0 else 0.0
                 text = (
-                    f"{target}: {p.elapsed:4.1f}/{config.duration:g} s  "
-                    f"{p.connections} connections  {p.games} games  "
-                    f"{p.round_trips} round trips ({rate:,.0f}/s)  {p.errors} errors"
+                    f"{p.elapsed:4.1f}/{config.duration:g} s  {p.connections} conns  "
+                    f"{p.games:,} games  {rate:,.0f} round trips/s  {p.errors:,} errors"
                 )
             display.update(Text(text), refresh=True)
 
