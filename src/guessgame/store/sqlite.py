@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import sqlite3
@@ -72,11 +73,15 @@ CLOSE_TIMEOUT = 30.0
 # -- the schema ---------------------------------------------------------------
 
 _V1 = (
-    # One row per game. The id is a UUIDv7 in text form: unique across every
-    # server writing this (or any) database, ordered by the game's end.
+    # One row per game. ``key`` is the row's number in this file, which the
+    # writer assigns and the guesses refer to: small, and always appended at
+    # the end of both tables' B-trees. ``id`` is the game's identity beyond
+    # this file: a UUIDv7, unique across every server writing any database,
+    # ordered by the game's end.
     """
     CREATE TABLE games (
-        id          TEXT PRIMARY KEY,
+        key         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL UNIQUE,
         lower       INTEGER NOT NULL,
         upper       INTEGER NOT NULL,
         strategy    TEXT NOT NULL,
@@ -86,16 +91,16 @@ _V1 = (
         ended_at    REAL NOT NULL,
         outcome     TEXT NOT NULL CHECK (outcome IN ('won', 'abandoned', 'error')),
         guess_count INTEGER NOT NULL
-    ) WITHOUT ROWID
+    )
     """,
     # Every guess of a game in order; decision NULL for an unreported guess.
     """
     CREATE TABLE guesses (
-        game_id  TEXT NOT NULL REFERENCES games (id),
+        game_key INTEGER NOT NULL REFERENCES games (key),
         seq      INTEGER NOT NULL,
         guess    INTEGER NOT NULL,
         decision TEXT CHECK (decision IN ('warmer', 'colder', 'unsure', 'correct')),
-        PRIMARY KEY (game_id, seq)
+        PRIMARY KEY (game_key, seq)
     ) WITHOUT ROWID
     """,
 )
@@ -132,11 +137,42 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _v
 #: The version this code writes and reads.
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_INSERT_GAME = (
-    "INSERT INTO games (id, lower, upper, size_decade, strategy, backend, peer,"
-    " started_at, ended_at, outcome, guess_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_GAME_COLUMNS = (
+    "key, id, lower, upper, size_decade, strategy, backend, peer,"
+    " started_at, ended_at, outcome, guess_count"
 )
-_INSERT_GUESS = "INSERT INTO guesses (game_id, seq, guess, decision) VALUES (?, ?, ?, ?)"
+_GAME_WIDTH = 12
+_GUESS_COLUMNS = "game_key, seq, guess, decision"
+_GUESS_WIDTH = 4
+
+# Rows go in as multi-row INSERTs of up to this many parameters: SQLite's
+# limit (999 before 3.32). One statement per few thousand rows instead of
+# one per row matters twice: less overhead, and the sqlite3 module releases
+# the GIL around each statement step, and on a busy server every
+# reacquisition can wait a whole switch interval (5 ms).
+_MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: str, width: int, rows: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return f"INSERT INTO {table} ({columns}) VALUES " + ",".join([row] * rows)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, table: str, columns: str, width: int, values: list[object]
+) -> None:
+    """Insert the rows of ``values`` (flat, ``width`` per row), in statements
+    of power-of-two row counts so that a handful of statements is reused."""
+    limit = 1 << ((_MAX_PARAMS // width).bit_length() - 1)
+    rows = len(values) // width
+    done = 0
+    while done < rows:
+        n = min(limit, 1 << ((rows - done).bit_length() - 1))
+        conn.execute(
+            _insert_sql(table, columns, width, n), values[done * width : (done + n) * width]
+        )
+        done += n
 
 
 # -- opening ------------------------------------------------------------------
@@ -448,30 +484,11 @@ class SqliteStore:
 
     def _write(self, batch: list[GameRecord]) -> None:
         """Commit one batch, retrying while the database refuses it."""
-        games: list[tuple[object, ...]] = []
-        guesses: list[tuple[object, ...]] = []
-        for gid, r in zip(_game_ids(batch), batch, strict=True):
-            games.append(
-                (
-                    gid,
-                    r.lower,
-                    r.upper,
-                    size_decade(r.lower, r.upper),
-                    r.strategy,
-                    r.backend,
-                    r.peer,
-                    r.started_at,
-                    r.ended_at,
-                    r.outcome.value,
-                    len(r.guesses),
-                )
-            )
-            for seq, (guess, decision) in enumerate(r.guesses):
-                guesses.append((gid, seq, guess, None if decision is None else decision.value))
+        ids = _game_ids(batch)
         delay = 0.01
         while True:
             try:
-                self._insert(games, guesses)
+                self._insert(batch, ids)
             except sqlite3.IntegrityError as exc:
                 # Cannot succeed on a retry; should not happen at all.
                 log.error("could not record %d games in %s: %s", len(batch), self.path, exc)
@@ -501,14 +518,34 @@ class SqliteStore:
                 self.written += len(batch)
                 return
 
-    def _insert(self, games: list[tuple[object, ...]], guesses: list[tuple[object, ...]]) -> None:
+    def _insert(self, batch: list[GameRecord], ids: list[str]) -> None:
         conn = self._conn
-        # IMMEDIATE: wait for the write lock (busy timeout) at BEGIN, rather
-        # than fail at the first INSERT with the batch half-built.
+        # IMMEDIATE: take the write lock (waiting up to the busy timeout)
+        # before reading the last key, so no other writer can take it too.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(_INSERT_GAME, games)
-            conn.executemany(_INSERT_GUESS, guesses)
+            (last,) = conn.execute("SELECT coalesce(max(key), 0) FROM games").fetchone()
+            games: list[object] = []
+            guesses: list[object] = []
+            for key, (gid, r) in enumerate(zip(ids, batch, strict=True), last + 1):
+                games += (
+                    key,
+                    gid,
+                    r.lower,
+                    r.upper,
+                    size_decade(r.lower, r.upper),
+                    r.strategy,
+                    r.backend,
+                    r.peer,
+                    r.started_at,
+                    r.ended_at,
+                    r.outcome.value,
+                    len(r.guesses),
+                )
+                for seq, (guess, decision) in enumerate(r.guesses):
+                    guesses += (key, seq, guess, None if decision is None else decision.value)
+            _insert_rows(conn, "games", _GAME_COLUMNS, _GAME_WIDTH, games)
+            _insert_rows(conn, "guesses", _GUESS_COLUMNS, _GUESS_WIDTH, guesses)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -544,17 +581,15 @@ class SqliteStore:
 def read_games(conn: sqlite3.Connection) -> Iterator[tuple[str, GameRecord]]:
     """Every stored game with its id, in the order the games ended."""
     games = conn.execute(
-        "SELECT id, lower, upper, strategy, backend, peer, started_at, ended_at, outcome"
+        "SELECT key, id, lower, upper, strategy, backend, peer, started_at, ended_at, outcome"
         " FROM games ORDER BY ended_at, id"
     ).fetchall()
-    moves: dict[str, list[tuple[int, Decision | None]]] = {}
-    for game_id, guess, decision in conn.execute(
-        "SELECT game_id, guess, decision FROM guesses ORDER BY game_id, seq"
+    moves: dict[int, list[tuple[int, Decision | None]]] = {}
+    for key, guess, decision in conn.execute(
+        "SELECT game_key, guess, decision FROM guesses ORDER BY game_key, seq"
     ):
-        moves.setdefault(game_id, []).append(
-            (guess, None if decision is None else Decision(decision))
-        )
-    for gid, lower, upper, strategy, backend, peer, started, ended, outcome in games:
+        moves.setdefault(key, []).append((guess, None if decision is None else Decision(decision)))
+    for key, gid, lower, upper, strategy, backend, peer, started, ended, outcome in games:
         yield (
             gid,
             GameRecord(
@@ -566,6 +601,6 @@ def read_games(conn: sqlite3.Connection) -> Iterator[tuple[str, GameRecord]]:
                 started_at=started,
                 ended_at=ended,
                 outcome=Outcome(outcome),
-                guesses=tuple(moves.get(gid, ())),
+                guesses=tuple(moves.get(key, ())),
             ),
         )
