@@ -1,0 +1,419 @@
+"""The SQLite store: what goes in comes out, from both server backends, and
+a database that cannot be used fails clearly when it opens."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from guessgame import Client, Decision, Outcome
+from guessgame.records import GameRecord
+from guessgame.server import Backend
+from guessgame.store import NullStore, StoreError, default_db_path, open_store
+from guessgame.store.sqlite import (
+    SCHEMA_VERSION,
+    SqliteStore,
+    size_decade,
+)
+from storeutil import (
+    TIMEOUT,
+    count_games,
+    make_record,
+    run_cli,
+    run_cli_unprivileged,
+    running_server,
+    stored_games,
+    version_1_database,
+)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+# -- round trips ----------------------------------------------------------------
+
+
+def test_records_come_back_as_they_went_in(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    t = 1_700_000_000.0
+    records = [
+        make_record(started_at=t, ended_at=t + 1),
+        make_record(
+            lower=INT64_MIN,
+            upper=INT64_MAX,
+            strategy="random",
+            backend="threads",
+            peer="[::1]:5000",
+            started_at=t + 1,
+            ended_at=t + 2.5,
+            outcome=Outcome.ABANDONED,
+            guesses=((INT64_MAX, Decision.UNSURE), (INT64_MIN, None)),
+        ),
+        make_record(started_at=t + 2, ended_at=t + 3, outcome=Outcome.ERROR, guesses=()),
+        make_record(
+            lower=-50,
+            upper=50,
+            started_at=t + 3,
+            ended_at=t + 4,
+            guesses=tuple((n, Decision.COLDER) for n in range(-50, 40)) + ((40, Decision.CORRECT),),
+        ),
+    ]
+    with SqliteStore(db) as store:
+        for record in records:
+            store.record(record)
+    assert stored_games(db) == records
+
+    conn = sqlite3.connect(db)
+    ids = [row[0] for row in conn.execute("SELECT id FROM games ORDER BY ended_at")]
+    counts = [row[0] for row in conn.execute("SELECT guess_count FROM games ORDER BY ended_at")]
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    conn.close()
+    assert all(UUID7.match(i) for i in ids), ids
+    # Time-ordered ids: sorting by id sorts by end time.
+    assert ids == sorted(ids)
+    assert counts == [3, 2, 0, 91]
+    assert mode == "wal"
+    assert version == SCHEMA_VERSION
+
+
+def test_records_from_many_threads_are_all_written(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db)
+    threads, per_thread = 8, 2500
+
+    def feed(n: int) -> None:
+        for i in range(per_thread):
+            store.record(make_record(lower=n * per_thread + i, upper=n * per_thread + i + 10))
+
+    workers = [threading.Thread(target=feed, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert store.flush(TIMEOUT)
+    # Committed before close(): the writer does not wait for the end.
+    assert count_games(db) == threads * per_thread
+    store.close()
+    assert store.dropped == 0
+    lowers = sorted(r.lower for r in stored_games(db))
+    assert lowers == list(range(threads * per_thread))
+
+
+def test_commits_within_the_interval_without_close(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db)
+    try:
+        store.record(make_record())
+        deadline = time.monotonic() + 1.0
+        while count_games(db) == 0:
+            assert time.monotonic() < deadline, "a lone record was not committed within 1 s"
+            time.sleep(0.02)
+    finally:
+        store.close()
+
+
+def test_close_is_idempotent_and_later_records_are_counted_not_written(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db)
+    store.record(make_record())
+    store.close()
+    store.close()
+    store.record(make_record())
+    assert store.written == 1
+    assert store.dropped == 1
+    assert count_games(db) == 1
+
+
+def test_size_decade_is_exact_for_every_64_bit_range() -> None:
+    assert size_decade(1, 1) == 0
+    assert size_decade(1, 9) == 0
+    assert size_decade(1, 10) == 1
+    assert size_decade(0, 99) == 2
+    assert size_decade(1, 100) == 2
+    assert size_decade(-(10**6), 10**6) == 6
+    assert size_decade(INT64_MIN, INT64_MAX) == 19  # N = 2**64 ~ 1.8e19
+
+
+# -- overload -------------------------------------------------------------------
+
+
+def test_a_full_queue_drops_and_counts_and_warns_but_never_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db, max_pending=100, busy_timeout=0.05)
+    # Another process (here: connection) holds the write lock: the writer
+    # cannot commit, its queue fills up.
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    caplog.set_level(logging.WARNING, logger="guessgame.store")
+    try:
+        total = 5000
+        start = time.perf_counter()
+        for i in range(total):
+            store.record(make_record(lower=i, upper=i + 5))
+        elapsed = time.perf_counter() - start
+        # Never waits for the database: 5000 calls take milliseconds.
+        assert elapsed < 1.0
+        assert store.dropped >= total - 100 - 4000  # at most one batch in flight
+        deadline = time.monotonic() + 3.0
+        while not any("dropped" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no warning about dropped records"
+            time.sleep(0.02)
+        warning = next(r for r in caplog.records if "dropped" in r.getMessage())
+        assert warning.name == "guessgame.store"
+        assert warning.levelno == logging.WARNING
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    store.close()
+    assert store.lost == 0
+    assert store.written + store.dropped == total
+    assert count_games(db) == store.written
+    assert store.written >= 100
+
+
+# -- both backends ----------------------------------------------------------------
+
+
+def _conversation(address: tuple[str, int]) -> None:
+    """One fixed conversation: games won, abandoned every way, and failed."""
+    with Client.connect(*address, timeout=TIMEOUT) as client:
+        # Won.
+        with client.session(1, 5, secret=3):
+            for number in client.request_numbers(10):
+                client.report_outcome(number)
+        # Abandoned by CLEAR, its second guess never reported.
+        client.send(b"PARAMS 10 15\n")
+        client.number()
+        client.report(Decision.UNSURE)
+        client.number()
+        client.send(b"CLEAR\n")
+        # Abandoned by a new PARAMS; the next one (a single number) won.
+        client.send(b"PARAMS %d %d\n" % (INT64_MIN, INT64_MAX))
+        client.number()
+        client.report(Decision.UNSURE)
+        client.send(b"PARAMS 7 7\n")
+        assert client.number() == 7
+        client.report(Decision.CORRECT)
+        client.send(b"PARAMS 0 -1\nNUMBER\n")
+        assert client.receive().startswith(b"ERROR no-game")
+    # Abandoned: the client hangs up in the middle of a game.
+    with Client.connect(*address, timeout=TIMEOUT) as client:
+        client.send(b"PARAMS 1 100\n")
+        client.number()
+        client.report(Decision.UNSURE)
+    # Error: a line over the limit closes the connection.
+    with Client.connect(*address, timeout=TIMEOUT) as client:
+        client.send(b"PARAMS 1 1000\n")
+        client.number()
+        client.send(b"X" * 2000 + b"\n")
+        assert client.receive().startswith(b"ERROR line-too-long")
+
+
+def _play_recorded(backend: str, db: Path) -> list[GameRecord]:
+    store = SqliteStore(db)
+    try:
+        with running_server(backend, store, seed=61) as address:
+            _conversation(address)
+            # The hang-up and the error end on the server's side; wait for them.
+            deadline = time.monotonic() + TIMEOUT
+            while store.written + store.pending < 6 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        store.close()
+    return stored_games(db)
+
+
+def _essence(record: GameRecord) -> tuple[object, ...]:
+    return (record.lower, record.upper, record.strategy, record.outcome, record.guesses)
+
+
+@pytest.mark.parametrize("backend", [b.value for b in Backend])
+def test_each_backend_records_every_outcome(backend: str, tmp_path: Path) -> None:
+    games = _play_recorded(backend, tmp_path / "games.sqlite3")
+    ranges = [(g.lower, g.upper) for g in games]
+    assert ranges == [(1, 5), (10, 15), (INT64_MIN, INT64_MAX), (7, 7), (1, 100), (1, 1000)]
+    assert [g.outcome for g in games] == [
+        Outcome.WON,
+        Outcome.ABANDONED,
+        Outcome.ABANDONED,
+        Outcome.WON,
+        Outcome.ABANDONED,
+        Outcome.ERROR,
+    ]
+    won = games[0]
+    assert won.guesses[-1] == (3, Decision.CORRECT)
+    assert all(d is not None for _, d in won.guesses)
+    assert [d for _, d in games[1].guesses] == [Decision.UNSURE, None]
+    assert games[3].guesses == ((7, Decision.CORRECT),)
+    assert [d for _, d in games[5].guesses] == [None]
+    for game in games:
+        assert game.backend == backend
+        assert game.peer.startswith("127.0.0.1:")
+        assert game.strategy == "smart"
+        assert game.started_at <= game.ended_at <= time.time()
+
+
+def test_both_backends_record_the_same_games(tmp_path: Path) -> None:
+    by_asyncio = _play_recorded("asyncio", tmp_path / "asyncio.sqlite3")
+    by_threads = _play_recorded("threads", tmp_path / "threads.sqlite3")
+    assert [_essence(g) for g in by_asyncio] == [_essence(g) for g in by_threads]
+    assert {g.backend for g in by_asyncio} == {"asyncio"}
+    assert {g.backend for g in by_threads} == {"threads"}
+
+
+# -- schema versions --------------------------------------------------------------
+
+
+def test_an_older_database_is_migrated_when_opened(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    version_1_database(db)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    conn.close()
+
+    with SqliteStore(db) as store:
+        store.record(make_record(lower=1, upper=1000, ended_at=5.0, started_at=4.5))
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    decades = conn.execute("SELECT lower, size_decade FROM games ORDER BY ended_at").fetchall()
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    conn.close()
+    assert decades == [(1, 2), (INT64_MIN, 19), (1, 3)]
+    assert {"games_by_strategy", "games_by_size"} <= indexes
+    games = stored_games(db)
+    assert games[0].guesses == ((50, Decision.UNSURE), (7, Decision.CORRECT))
+    assert games[1].guesses == ((0, None),)
+    assert len(games) == 3
+
+
+def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.sqlite3"
+    SqliteStore(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        SqliteStore(db)
+
+
+def test_another_applications_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "other.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE games (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="something else"):
+        SqliteStore(db)
+
+
+def test_a_locked_database_fails_at_open(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    SqliteStore(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked by another process"):
+            SqliteStore(db, busy_timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_open_store_default_path_and_urls(tmp_path: Path) -> None:
+    assert default_db_path().name == "games.sqlite3"
+    assert "guessgame" in default_db_path().parts
+    store = open_store(str(tmp_path / "a" / "b" / "games.sqlite3"))
+    assert isinstance(store, SqliteStore)
+    store.close()
+    assert (tmp_path / "a" / "b" / "games.sqlite3").is_file()
+    with pytest.raises(StoreError, match="URL"):
+        open_store("mysql://localhost/games")
+
+
+# -- clear errors through the command line ----------------------------------------
+
+
+def _assert_one_line_error(status: int, out: str, err: str, *needles: str) -> None:
+    assert status == 2, (status, out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("guessgame: ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_serve_on_a_corrupt_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    db.write_bytes(bytes(range(256)) * 64)
+    status, out, err = run_cli("serve", "--port", "0", "--db", str(db))
+    _assert_one_line_error(status, out, err, str(db), "not an SQLite database")
+
+
+def test_serve_on_a_directory_is_one_line_exit_2(tmp_path: Path) -> None:
+    status, out, err = run_cli("serve", "--port", "0", "--db", str(tmp_path))
+    _assert_one_line_error(status, out, err, str(tmp_path), "directory")
+
+
+def test_serve_where_no_directory_can_be_made_is_one_line_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    db = blocker / "sub" / "games.sqlite3"
+    status, out, err = run_cli("serve", "--port", "0", "--db", str(db))
+    _assert_one_line_error(status, out, err, "cannot create the database directory")
+
+
+@pytest.fixture
+def read_only_dir() -> Iterator[Path]:
+    """A directory only root may write to, inside one anybody may enter (the
+    test drops root's powers before using it)."""
+    base = Path(tempfile.mkdtemp(prefix="guessgame-ro-"))
+    base.chmod(0o755)
+    ro = base / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        yield ro
+    finally:
+        ro.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_serve_in_an_unwritable_directory_is_one_line_exit_2(read_only_dir: Path) -> None:
+    db = read_only_dir / "games.sqlite3"
+    status, out, err = run_cli_unprivileged("serve", "--port", "0", "--db", str(db))
+    _assert_one_line_error(status, out, err, str(db), "not writable")
+    assert not db.exists()
+
+    db = read_only_dir / "sub" / "games.sqlite3"
+    status, out, err = run_cli_unprivileged("serve", "--port", "0", "--db", str(db))
+    _assert_one_line_error(status, out, err, "cannot create the database directory", "denied")
+
+
+def test_serve_no_db_records_nothing_and_db_opens_the_store(tmp_path: Path) -> None:
+    from guessgame.cli.serve import open_store as serve_open_store
+
+    class Args:
+        no_db = True
+        db = str(tmp_path / "never.sqlite3")
+
+    assert isinstance(serve_open_store(Args()), NullStore)  # type: ignore[arg-type]
+    assert not (tmp_path / "never.sqlite3").exists()
+    Args.no_db = False
+    store = serve_open_store(Args())  # type: ignore[arg-type]
+    assert isinstance(store, SqliteStore)
+    store.close()
+    assert (tmp_path / "never.sqlite3").exists()
