@@ -55,7 +55,8 @@ def add_parser(sub: Any) -> None:
         "--playing",
         type=positive_int,
         metavar="K",
-        help="only K of the C connections play; the rest stay open and idle (default: all)",
+        help="only K of the C connections play; the rest stay open and send nothing, so "
+        "a server's idle timeout may close them (counted as dropped) (default: all)",
     )
     p.add_argument(
         "-d",
