@@ -134,6 +134,23 @@ def test_close_is_idempotent_and_later_records_are_counted_not_written(tmp_path:
     assert count_games(db) == 1
 
 
+def test_a_record_the_database_refuses_costs_its_batch_not_the_writer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "games.sqlite3"
+    caplog.set_level(logging.ERROR, logger="guessgame.store")
+    with SqliteStore(db) as store:
+        store.record(make_record(strategy=None))  # NOT NULL
+        assert store.flush(TIMEOUT)
+        store.record(make_record(guesses=((object(), None),)))  # not a number
+        assert store.flush(TIMEOUT)
+        store.record(make_record(lower=42, upper=43))
+    assert (store.written, store.lost) == (1, 2)
+    assert [g.lower for g in stored_games(db)] == [42]
+    errors = [r for r in caplog.records if r.name == "guessgame.store"]
+    assert len(errors) == 2 and all("could not record 1 games" in r.getMessage() for r in errors)
+
+
 def test_size_decade_is_exact_for_every_64_bit_range() -> None:
     assert size_decade(1, 1) == 0
     assert size_decade(1, 9) == 0

@@ -40,9 +40,11 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "SqliteStore",
+    "check_version",
     "connect_readonly",
     "open_database",
     "read_games",
+    "schema_version",
     "size_decade",
 ]
 
@@ -489,12 +491,8 @@ class SqliteStore:
         while True:
             try:
                 self._insert(batch, ids)
-            except sqlite3.IntegrityError as exc:
-                # Cannot succeed on a retry; should not happen at all.
-                log.error("could not record %d games in %s: %s", len(batch), self.path, exc)
-                self.lost += len(batch)
-                return
-            except sqlite3.Error as exc:
+            except sqlite3.OperationalError as exc:
+                # Locked by another writer, disk full, an I/O error: worth a retry.
                 if time.monotonic() >= self._give_up_at:
                     log.error(
                         "giving up on %d games: could not record them in %s: %s",
@@ -514,6 +512,12 @@ class SqliteStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 self._warn_drops()
+            except Exception as exc:
+                # A constraint, a corrupt file, a bug: no retry would succeed,
+                # and it must cost this batch, not the writer.
+                log.error("could not record %d games in %s: %r", len(batch), self.path, exc)
+                self.lost += len(batch)
+                return
             else:
                 self.written += len(batch)
                 return

@@ -14,7 +14,7 @@ from typing import Any
 from . import StoreError
 from .sqlite import SCHEMA_VERSION, check_version, connect_readonly, open_database
 
-__all__ = ["size_label", "summarize", "summarize_file"]
+__all__ = ["size_label", "summarize", "summarize_empty", "summarize_file"]
 
 #: Below this power of ten, a size bucket is labelled with its exact bounds.
 _EXACT_LABELS = 6
