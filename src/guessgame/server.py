@@ -187,6 +187,16 @@ class ServerHub:
             )
 
 
+def log_stopping(playing: int, grace: float) -> None:
+    """The line a server logs when it begins its graceful stop."""
+    log.info(
+        "stopping: no new connections; %d game%s in flight get %gs to finish",
+        playing,
+        "" if playing == 1 else "s",
+        grace,
+    )
+
+
 def describe_oserror(exc: OSError) -> str:
     """A short lowercase description of an OS error (``connection reset by peer``)."""
     text = exc.strerror or str(exc) or type(exc).__name__

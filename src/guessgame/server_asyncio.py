@@ -21,7 +21,7 @@ from .game import ServerConnection
 from .loops import loop_factory
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import ServerHub, describe_oserror, listen_socket
+from .server import ServerHub, describe_oserror, listen_socket, log_stopping
 
 __all__ = ["AsyncioServer"]
 
@@ -33,6 +33,8 @@ WRITE_HIGH_WATER = 64 * 1024
 
 #: Seconds a connection closed for an error keeps draining its input.
 LINGER = 1.0
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
 
@@ -197,8 +199,9 @@ class AsyncioServer:
         loop.set_exception_handler(_log_loop_error)
         self._loop = loop
         self._stop = asyncio.Event()
+        previous = {signum: signal.getsignal(signum) for signum in _SIGNALS}
         if handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._stop.set)
         server = await loop.create_server(lambda: _GameProtocol(self), sock=sock)
         self.address = sock.getsockname()[:2]
@@ -214,15 +217,22 @@ class AsyncioServer:
             await self._drain()
             sweeper.cancel()
             if handle_signals:
-                for signum in (signal.SIGINT, signal.SIGTERM):
+                # Give the caller its own handlers back (the loop would leave
+                # the defaults): it may still have records to flush.
+                for signum in _SIGNALS:
                     loop.remove_signal_handler(signum)
+                    signal.signal(signum, previous[signum])
 
     async def _drain(self) -> None:
         """Stop accepting, close idle connections, give games the grace period."""
         self.draining = True
+        playing = 0
         for proto in list(self.protocols):
             if proto.conn is not None and not proto.conn.has_game:
                 proto.close(Outcome.ABANDONED)
+            else:
+                playing += 1
+        log_stopping(playing, self.hub.config.grace)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.hub.config.grace
         while self.protocols and loop.time() < deadline:

@@ -20,7 +20,7 @@ from typing import Any
 from .game import ServerConnection
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import ServerHub, describe_oserror, listen_socket
+from .server import ServerHub, describe_oserror, listen_socket, log_stopping
 
 __all__ = ["ThreadedServer"]
 
@@ -186,9 +186,13 @@ class ThreadedServer:
         self.draining = True
         with self._lock:
             entries = list(self._live)
+        playing = 0
         for entry in entries:
             if not entry.conn.has_game:
                 entry.wake()
+            else:
+                playing += 1
+        log_stopping(playing, self.hub.config.grace)
         deadline = time.monotonic() + self.hub.config.grace
         while time.monotonic() < deadline:
             with self._lock:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import functools
 import logging
+import signal
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from ..loops import LOOPS, default_loop
-from ..server import Backend, ServerConfig, ServerHub, listen_socket
+from ..server import Backend, ServerConfig, ServerHub, describe_oserror, listen_socket
 from ..server_asyncio import AsyncioServer
 from ..server_threads import ThreadedServer
 from ..store import NullStore, Store, StoreError
@@ -82,6 +86,13 @@ def add_parser(sub: Any) -> None:
         "connection and record the address it carries; close connections without one",
     )
     p.add_argument(
+        "--metrics-port",
+        type=port_arg,
+        metavar="N",
+        help="serve Prometheus metrics at http://HOST:N/metrics (needs the 'metrics' extra; "
+        "with --workers, worker i uses N+i-1)",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int,
         default=1,
@@ -107,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         lang=args.lang,
         verbose=args.verbose,
         proxy_protocol=args.proxy_protocol,
+        metrics_port=args.metrics_port,
         loop=args.loop,
     )
 
@@ -160,16 +172,48 @@ def run(args: argparse.Namespace, io: IO) -> int:
     except OSError as exc:
         store.close()
         raise UserError(_listen_error(config, exc)) from None
+    try:
+        hub.start_metrics()
+    except ImportError as exc:
+        sock.close()
+        store.close()
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        sock.close()
+        store.close()
+        where = f"{config.host}:{config.metrics_port}"
+        raise UserError(f"cannot serve metrics on {where}: {describe_oserror(exc)}") from None
     handler = _setup_logging(io)
     try:
-        try:
-            server.run(ready, sock=sock)
-        finally:
-            store.close()
+        with _signals_deferred():
+            try:
+                server.run(ready, sock=sock)
+            finally:
+                hub.stop_metrics()
+                store.close()
         log.info("stopped")
     finally:
         logging.getLogger("guessgame").removeHandler(handler)
     return ExitStatus.OK
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While the server drains and the store flushes, a repeated SIGINT or
+    SIGTERM is logged, not obeyed: obeying it would lose recorded games.
+    (The server installs its own handlers while it serves.)"""
+    log = logging.getLogger("guessgame.server")
+
+    def patience(signum: int, frame: FrameType | None) -> None:
+        log.info("already stopping: finishing games in flight and the store")
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, patience) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
