@@ -42,6 +42,9 @@ DEFAULT_MAX_LINE = 1024
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
+#: Digits of the widest signed 64-bit integer (without leading zeros).
+_INT64_DIGITS = len(str(INT64_MIN)) - 1
+
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 
 
@@ -145,7 +148,14 @@ def parse_int64(text: str, what: str) -> int:
     """A signed 64-bit decimal integer, or ProtocolError(bad-params)."""
     if not _INT_RE.match(text):
         raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is not an integer: {text[:40]!r}")
-    value = int(text)
+    # int() refuses more than 4300 digits (ValueError), leading zeros
+    # included, and a line limit above that lets such numbers through.
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > _INT64_DIGITS:
+        raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is outside signed 64-bit: {text[:40]}")
+    value = int(digits or "0")
+    if text[0] == "-":
+        value = -value
     if not INT64_MIN <= value <= INT64_MAX:
         raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is outside signed 64-bit: {text[:40]}")
     return value
