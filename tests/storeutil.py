@@ -123,6 +123,28 @@ def version_1_database(path: Path) -> None:
     conn.close()
 
 
+def version_2_database(path: Path) -> None:
+    """A database as version 2 of the schema left it: one row per guess."""
+    conn = open_database(path, target=2)
+    conn.execute(
+        "INSERT INTO games (key, id, lower, upper, size_decade, strategy, backend, peer,"
+        " started_at, ended_at, outcome, guess_count) VALUES"
+        " (1, '01900000-0000-7000-8000-000000000001', -100, 100, 2, 'smart', 'asyncio',"
+        "  '127.0.0.1:1', 1.0, 2.0, 'won', 4),"
+        " (2, '01900000-0000-7000-8000-000000000002', 1, 5, 0, 'random', 'threads',"
+        "  '127.0.0.1:2', 3.0, 4.0, 'error', 0),"
+        " (3, '01900000-0000-7000-8000-000000000003', 1, 9, 0, 'random', 'threads',"
+        "  '127.0.0.1:3', 5.0, 6.0, 'abandoned', 2)"
+    )
+    # Inserted out of order: the migration must follow seq, not the rowid.
+    conn.execute(
+        "INSERT INTO guesses (game_key, seq, guess, decision) VALUES"
+        " (1, 3, -7, 'correct'), (1, 0, 0, 'unsure'), (1, 2, -50, 'warmer'),"
+        " (1, 1, 50, 'colder'), (3, 1, 9, NULL), (3, 0, 5, 'unsure')"
+    )
+    conn.close()
+
+
 # -- in-process servers ---------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from guessgame import Client, Decision, Outcome
 from guessgame.records import GameRecord
 from guessgame.server import Backend
 from guessgame.store import NullStore, StoreError, default_db_path, open_store
+from guessgame.store.rows import decode_guesses, encode_guesses
 from guessgame.store.sqlite import (
     SCHEMA_VERSION,
     SqliteStore,
@@ -33,6 +34,7 @@ from storeutil import (
     running_server,
     stored_games,
     version_1_database,
+    version_2_database,
 )
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -314,6 +316,55 @@ def test_an_older_database_is_migrated_when_opened(tmp_path: Path) -> None:
     assert games[0].guesses == ((50, Decision.UNSURE), (7, Decision.CORRECT))
     assert games[1].guesses == ((0, None),)
     assert len(games) == 3
+
+
+def test_a_version_2_database_moves_its_guess_rows_into_the_games(tmp_path: Path) -> None:
+    db = tmp_path / "v2.sqlite3"
+    version_2_database(db)
+    with SqliteStore(db) as store:
+        store.record(make_record(lower=1, upper=1000, ended_at=7.0, started_at=6.5))
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    columns = conn.execute("SELECT guesses, guess_count FROM games ORDER BY ended_at").fetchall()
+    conn.close()
+    assert tables == {"games"}
+    assert columns == [("0? 50- -50+ -7=", 4), ("", 0), ("5? 9", 2), ("2? 4- 3=", 3)]
+    games = stored_games(db)
+    assert games[0].guesses == (
+        (0, Decision.UNSURE),
+        (50, Decision.COLDER),
+        (-50, Decision.WARMER),
+        (-7, Decision.CORRECT),
+    )
+    assert games[1].guesses == ()
+    assert games[2].guesses == ((5, Decision.UNSURE), (9, None))
+    assert [g.outcome for g in games] == [
+        Outcome.WON,
+        Outcome.ERROR,
+        Outcome.ABANDONED,
+        Outcome.WON,
+    ]
+
+
+def test_the_guesses_column_keeps_every_guess_and_decision_in_order() -> None:
+    moves = (
+        (INT64_MIN, Decision.UNSURE),
+        (-1, Decision.COLDER),
+        (0, None),
+        (-5, Decision.WARMER),
+        (INT64_MAX, None),
+        (12, Decision.CORRECT),
+        (-3, None),
+    )
+    text = encode_guesses(moves)
+    assert text == f"{INT64_MIN}? -1- 0 -5+ {INT64_MAX} 12= -3"
+    assert decode_guesses(text) == moves
+    assert encode_guesses(()) == "" and decode_guesses("") == ()
+    with pytest.raises((TypeError, ValueError)):
+        encode_guesses([(1.5, None)])  # type: ignore[list-item]
+    with pytest.raises(KeyError):
+        encode_guesses([(1, "warmer")])  # type: ignore[list-item]
 
 
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:

@@ -174,5 +174,6 @@ def test_concurrent_writer_processes_keep_every_record(tmp_path: Path) -> None:
         3 * count,
         3 * count,
     )
-    assert conn.execute("SELECT count(*) FROM guesses").fetchone() == (9 * count,)
+    assert conn.execute("SELECT sum(guess_count) FROM games").fetchone() == (9 * count,)
+    assert conn.execute("SELECT DISTINCT guesses FROM games").fetchall() == [("5? 3+ 4=",)]
     conn.close()
