@@ -115,10 +115,10 @@ def main() -> None:
         db = args.db or Path(tmp) / "bench.sqlite3"
         rate = alone(Path(tmp) / "alone.sqlite3", 100_000, args.guesses)
         r = run(db, args.threads, args.seconds, args.guesses)
-    print(f"alone: writer committed {rate:,.0f} games/s ({rate * args.guesses:,.0f} guess rows/s)")
+    print(f"alone: writer committed {rate:,.0f} games/s ({rate * args.guesses:,.0f} guesses/s)")
     print(
         f"contended: writer committed {r['committed_per_s']:,.0f} games/s "
-        f"({r['guess_rows_per_s']:,.0f} guess rows/s) over {r['seconds']:.1f} s "
+        f"({r['guess_rows_per_s']:,.0f} guesses/s) over {r['seconds']:.1f} s "
         f"with {args.threads} threads feeding"
     )
     print(
