@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import StoreError, default_db_path
-from ..store.stats import summarize_file
+from ..store.stats import summarize_db
 from ._common import IO, ExitStatus, UserError
 
 __all__ = ["add_parser", "run"]
@@ -29,21 +29,32 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--db",
-        metavar="PATH",
-        help=f"the database to read (default {default_db_path()})",
+        metavar="PATH|URL",
+        help=f"the database to read: a file (default {default_db_path()}) or a "
+        "postgresql://user@host:port/dbname URL",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, io: IO) -> int:
-    path = Path(args.db).expanduser() if args.db is not None else default_db_path()
-    try:
-        summary = summarize_file(path)
-    except StoreError as exc:
-        if not path.exists():
-            raise UserError(f"{exc}; no games were recorded there yet") from None
-        raise UserError(str(exc)) from None
+    from ..store.postgres import is_postgres_url, redact
+
+    path: Path | str
+    if args.db is not None and is_postgres_url(args.db):
+        path = redact(args.db)
+        try:
+            summary = summarize_db(args.db)
+        except StoreError as exc:
+            raise UserError(str(exc)) from None
+    else:
+        path = Path(args.db).expanduser() if args.db is not None else default_db_path()
+        try:
+            summary = summarize_db(path)
+        except StoreError as exc:
+            if not path.exists():
+                raise UserError(f"{exc}; no games were recorded there yet") from None
+            raise UserError(str(exc)) from None
     if args.json:
         io.stdout.write(json.dumps(summary) + "\n")
     elif io.stdout.isatty():
@@ -68,7 +79,7 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, list[s
     ]
 
 
-def format_plain(summary: dict[str, Any], path: Path) -> str:
+def format_plain(summary: dict[str, Any], path: Path | str) -> str:
     """The summary as aligned plain text, for pipes and files."""
     lines = [f"database: {path}"]
     header = ["all games", *_cells(summary)]
@@ -89,7 +100,7 @@ def format_plain(summary: dict[str, Any], path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _print_rich(summary: dict[str, Any], path: Path, io: IO) -> None:
+def _print_rich(summary: dict[str, Any], path: Path | str, io: IO) -> None:
     from rich.console import Console
     from rich.table import Table
 

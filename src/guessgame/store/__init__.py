@@ -54,11 +54,19 @@ def default_db_path() -> Path:
 
 
 def open_store(db: str | None) -> Store:
-    """The store for ``--db`` (``None``: the default database), opened and
-    ready; :class:`StoreError` if it cannot be used."""
+    """The store for ``--db``, opened and ready: a ``postgresql://`` URL
+    (:class:`~.postgres.PostgresStore`), else an SQLite file (``None``: the
+    default database). :class:`StoreError` if it cannot be used."""
     if db is not None and "://" in db:
+        from .postgres import PostgresStore, is_postgres_url
+
+        if is_postgres_url(db):
+            return PostgresStore(db)
         scheme = db.split("://", 1)[0]
-        raise StoreError(f"unsupported database URL scheme {scheme!r}; give a file path")
+        raise StoreError(
+            f"unsupported database URL scheme {scheme!r}; give a file path "
+            "or a postgresql://user@host:port/dbname URL"
+        )
     # Imported here so that the servers and NullStore users never load sqlite3.
     from .sqlite import SqliteStore
 

@@ -3,6 +3,9 @@
 Everything is computed by SQL aggregates over the per-game rows (each row
 carries its guess count and size bucket, and covering indexes exist for
 both groupings), so a database of 100,000 games answers in milliseconds.
+The queries are the same for SQLite and PostgreSQL; what differs between
+the engines (connecting, the schema version, the type of an average) is
+in the ``summarize_*`` functions and :func:`_group`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from . import StoreError
+from .rows import Connection
 from .sqlite import SCHEMA_VERSION, check_version, connect_readonly, open_database
 
-__all__ = ["size_label", "summarize", "summarize_empty", "summarize_file"]
+__all__ = [
+    "size_label",
+    "summarize",
+    "summarize_db",
+    "summarize_empty",
+    "summarize_file",
+    "summarize_url",
+]
 
 #: Below this power of ten, a size bucket is labelled with its exact bounds.
 _EXACT_LABELS = 6
@@ -22,12 +33,13 @@ _EXACT_LABELS = 6
 _MAX_SIZE = 2**64
 
 # One aggregate row per group: games, wins, abandoned, errors, and the
-# guesses of won games.
+# guesses of won games. count(CASE ...), not sum(outcome = ...): PostgreSQL
+# has no sum of booleans.
 _AGGREGATES = (
     "count(*),"
-    " sum(outcome = 'won'),"
-    " sum(outcome = 'abandoned'),"
-    " sum(outcome = 'error'),"
+    " count(CASE WHEN outcome = 'won' THEN 1 END),"
+    " count(CASE WHEN outcome = 'abandoned' THEN 1 END),"
+    " count(CASE WHEN outcome = 'error' THEN 1 END),"
     " avg(CASE WHEN outcome = 'won' THEN guess_count END),"
     " max(CASE WHEN outcome = 'won' THEN guess_count END)"
 )
@@ -49,14 +61,16 @@ def _group(row: tuple[Any, ...]) -> dict[str, Any]:
         "abandoned": abandoned or 0,
         "errors": errors or 0,
         "guesses_per_win": {
-            "mean": None if mean is None else round(mean, 3),
+            # PostgreSQL's avg of integers is a Decimal.
+            "mean": None if mean is None else round(float(mean), 3),
             "max": most,
         },
     }
 
 
-def summarize(conn: sqlite3.Connection) -> dict[str, Any]:
-    """The summary of a migrated game database, as ``stats --json`` prints it.
+def summarize(conn: Connection) -> dict[str, Any]:
+    """The summary of a migrated game database (an sqlite3 or a psycopg
+    connection), as ``stats --json`` prints it.
 
     ``by_strategy`` is keyed by strategy name; ``by_range`` by the
     power-of-ten bucket of the range size N = upper - lower + 1, each with
@@ -104,6 +118,42 @@ def summarize_file(path: Path) -> dict[str, Any]:
         raise StoreError(f"cannot read database {path}: {exc}") from None
     finally:
         conn.close()
+
+
+def summarize_url(url: str) -> dict[str, Any]:
+    """:func:`summarize` of the PostgreSQL database at ``url``.
+
+    :class:`StoreError` if it cannot be reached or read. A database
+    without the schema counts as zero games; an older schema is migrated.
+    """
+    from .postgres import SCHEMA_VERSION as PG_VERSION
+    from .postgres import _reason, connect, migrate, redact, schema_version
+
+    where = redact(url)
+    conn = connect(url)
+    try:
+        version = schema_version(conn, where)
+        if version == 0:
+            return summarize_empty()
+        if version < PG_VERSION:
+            migrate(conn, where)
+        return summarize(conn)
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"cannot read database {where}: {_reason(exc)}") from None
+    finally:
+        conn.close()
+
+
+def summarize_db(db: str | Path) -> dict[str, Any]:
+    """:func:`summarize_url` of a ``postgresql://`` URL, else
+    :func:`summarize_file` of a path."""
+    from .postgres import is_postgres_url
+
+    if isinstance(db, str) and is_postgres_url(db):
+        return summarize_url(db)
+    return summarize_file(Path(db).expanduser())
 
 
 def summarize_empty() -> dict[str, Any]:
