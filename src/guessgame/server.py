@@ -32,6 +32,31 @@ __all__ = [
 
 log = logging.getLogger("guessgame.server")
 
+#: File descriptors a server keeps for itself besides its connections: the
+#: listening socket, the store's database files, the event loop's selector,
+#: standard streams, the metrics server, and refused connections while they
+#: hear ``busy``. Without this margin, a server at its descriptor limit
+#: (``ulimit -n``) cannot even accept a connection to refuse it: asyncio
+#: logs a line per failed accept, uvloop resets the connection unanswered.
+FD_RESERVE = 64
+#: Refused connections that may linger (see the backends' ``_linger``) at
+#: once; beyond this, a refused connection is closed right after ``busy``,
+#: so that a flood of refusals cannot eat the reserve.
+MAX_LINGERING_REFUSALS = FD_RESERVE // 2
+
+
+def connection_limit(max_connections: int) -> int:
+    """How many connections a server can serve at once: ``max_connections``,
+    lowered to what the file-descriptor limit leaves after :data:`FD_RESERVE`."""
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return max_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    return max(1, min(max_connections, soft - FD_RESERVE))
+
 
 class Backend(enum.Enum):
     """How a server moves bytes: one event loop, or a thread per connection."""
@@ -103,11 +128,24 @@ class ServerHub:
             backend=config.backend.value,
             proxy_protocol=config.proxy_protocol,
         )
+        #: Connections served at once: ``config.max_connections``, or fewer
+        #: when the file-descriptor limit would not allow that many.
+        self.max_connections = connection_limit(config.max_connections)
         self._ids = itertools.count(1)
         self._transcript = transcript if transcript is not None else sys.stdout
         self._report_hook = report_hook
         if report_hook is None and config.verbose:
             self._report_hook = self._print_report
+
+    def log_limits(self) -> None:
+        """Say so when the descriptor limit lowered the connection limit."""
+        if self.max_connections < self.config.max_connections:
+            log.warning(
+                "serving at most %d connections, not %d: the file-descriptor limit "
+                "(ulimit -n) leaves no more",
+                self.max_connections,
+                self.config.max_connections,
+            )
 
     def start_metrics(self) -> None:
         """Count and serve metrics at ``http://host:metrics_port/metrics`` when

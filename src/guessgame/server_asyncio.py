@@ -21,7 +21,7 @@ from .game import ServerConnection
 from .loops import loop_factory
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import ServerHub, describe_oserror, listen_socket, log_stopping
+from .server import MAX_LINGERING_REFUSALS, ServerHub, describe_oserror, listen_socket, log_stopping
 
 __all__ = ["AsyncioServer"]
 
@@ -40,7 +40,7 @@ _BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
 
 
 class _GameProtocol(asyncio.Protocol):
-    __slots__ = ("server", "transport", "conn", "conn_id", "seen")
+    __slots__ = ("server", "transport", "conn", "conn_id", "seen", "refused")
 
     def __init__(self, server: AsyncioServer) -> None:
         self.server = server
@@ -49,18 +49,25 @@ class _GameProtocol(asyncio.Protocol):
         self.conn_id = 0
         #: Lines seen at the last idle sweep.
         self.seen = 0
+        #: Answered ``busy`` and lingering.
+        self.refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not derive from asyncio.Transport.
         tr: asyncio.Transport = transport  # type: ignore[assignment]
         self.transport = tr
         server = self.server
-        if len(server.protocols) >= server.hub.config.max_connections or server.draining:
+        if len(server.protocols) >= server.hub.max_connections or server.draining:
             tr.write(_BUSY)
+            server.hub.refused()
+            if server.refusing >= MAX_LINGERING_REFUSALS:
+                tr.close()  # a flood: keep descriptors for the connections served
+                return
             # A client may already have sent its first lines: linger rather
             # than close, or the reset would destroy the busy line.
+            server.refusing += 1
+            self.refused = True
             self._linger()
-            server.hub.refused()
             return
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -100,6 +107,9 @@ class _GameProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         conn = self.conn
         if conn is None:
+            if self.refused:
+                self.refused = False
+                self.server.refusing -= 1
             return
         self.server.protocols.pop(self, None)
         self.server.hub.closed()
@@ -158,6 +168,8 @@ class AsyncioServer:
     def __init__(self, hub: ServerHub) -> None:
         self.hub = hub
         self.protocols: dict[_GameProtocol, None] = {}
+        #: Refused connections still lingering.
+        self.refusing = 0
         self.draining = False
         self.address: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -203,6 +215,7 @@ class AsyncioServer:
         if handle_signals:
             for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._stop.set)
+        self.hub.log_limits()
         server = await loop.create_server(lambda: _GameProtocol(self), sock=sock)
         self.address = sock.getsockname()[:2]
         sweeper = asyncio.create_task(self._sweep_idle())

@@ -20,7 +20,7 @@ from typing import Any
 from .game import ServerConnection
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import ServerHub, describe_oserror, listen_socket, log_stopping
+from .server import MAX_LINGERING_REFUSALS, ServerHub, describe_oserror, listen_socket, log_stopping
 
 __all__ = ["ThreadedServer"]
 
@@ -61,6 +61,8 @@ class ThreadedServer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._live: dict[_Connection, None] = {}
+        #: Refused connections still lingering.
+        self._refusing = 0
 
     def request_stop(self) -> None:
         """Begin the graceful stop; safe from any thread or a signal handler."""
@@ -99,7 +101,8 @@ class ThreadedServer:
         self._stop.set()
 
     def _accept_loop(self, listener: socket.socket) -> None:
-        max_connections = self.hub.config.max_connections
+        max_connections = self.hub.max_connections
+        self.hub.log_limits()
         while not self._stop.is_set():
             try:
                 sock, address = listener.accept()
@@ -113,7 +116,7 @@ class ThreadedServer:
             with self._lock:
                 full = len(self._live) >= max_connections
             if full:
-                _refuse(sock)
+                self._refuse(sock)
                 self.hub.refused()
                 continue
             conn_id, conn = self.hub.open(address)
@@ -131,7 +134,7 @@ class ThreadedServer:
                 self.hub.failed(conn_id, conn, f"no thread for it: {exc}")
                 conn.close(Outcome.ERROR)
                 self.hub.closed()
-                _refuse(sock)
+                self._refuse(sock)
 
     def _serve(self, entry: _Connection) -> None:
         sock, conn = entry.sock, entry.conn
@@ -181,6 +184,38 @@ class ThreadedServer:
                     self._live.pop(entry, None)
                 self.hub.closed()
 
+    def _refuse(self, sock: socket.socket) -> None:
+        """Send ``ERROR busy`` and close. A client may already have sent its
+        first lines, and closing over them would reset the connection and
+        destroy the busy line: linger, in a thread of its own so accepting
+        goes on; in a flood of refusals, close at once to keep descriptors."""
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(_BUSY)
+            with self._lock:
+                linger = self._refusing < MAX_LINGERING_REFUSALS
+                if linger:
+                    self._refusing += 1
+            if not linger:
+                sock.close()
+                return
+            try:
+                threading.Thread(target=self._linger_and_close, args=(sock,), daemon=True).start()
+            except RuntimeError:  # no thread to linger in
+                with self._lock:
+                    self._refusing -= 1
+                raise
+        except (OSError, RuntimeError):
+            sock.close()
+
+    def _linger_and_close(self, sock: socket.socket) -> None:
+        try:
+            _linger(sock)
+        finally:
+            sock.close()
+            with self._lock:
+                self._refusing -= 1
+
     def _drain(self) -> None:
         """Close idle connections, give games the grace period, close the rest."""
         self.draining = True
@@ -221,22 +256,3 @@ def _linger(sock: socket.socket) -> None:
                 break
     except OSError:
         pass
-
-
-def _refuse(sock: socket.socket) -> None:
-    """Send ``ERROR busy`` and close. A client may already have sent its
-    first lines, and closing over them would reset the connection and destroy
-    the busy line: linger, in a thread of its own so accepting goes on."""
-    try:
-        sock.settimeout(1.0)
-        sock.sendall(_BUSY)
-        threading.Thread(target=_linger_and_close, args=(sock,), daemon=True).start()
-    except (OSError, RuntimeError):  # RuntimeError: no thread to linger in
-        sock.close()
-
-
-def _linger_and_close(sock: socket.socket) -> None:
-    try:
-        _linger(sock)
-    finally:
-        sock.close()
