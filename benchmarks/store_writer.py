@@ -10,6 +10,10 @@ counted); what matters is how many records the writer committed per second
 meanwhile, and what a ``record()`` call cost its caller.
 
     .venv/bin/python benchmarks/store_writer.py [--threads 4] [--seconds 3]
+        [--guesses 8] [--url postgresql://user@host:port/db]
+
+With ``--url`` the PostgreSQL store is measured instead (its games table
+grows by every game committed; use a throw-away database).
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ from pathlib import Path
 from guessgame.protocol import Decision
 from guessgame.records import GameRecord, Outcome
 from guessgame.store.sqlite import SqliteStore
+from guessgame.store.writer import MAX_PENDING, BatchWriter
+
+#: The PostgreSQL database to measure instead of an SQLite file, if any.
+URL: str | None = None
+
+
+def open_store(db: Path, max_pending: int = MAX_PENDING) -> BatchWriter:
+    if URL is not None:
+        from guessgame.store.postgres import PostgresStore
+
+        return PostgresStore(URL, max_pending=max_pending)
+    return SqliteStore(db, max_pending=max_pending)
 
 
 def sample_records(guesses: int) -> list[GameRecord]:
@@ -48,7 +64,7 @@ def sample_records(guesses: int) -> list[GameRecord]:
 def alone(db: Path, games: int, guesses: int) -> float:
     """Games per second the writer commits with nothing else running."""
     records = sample_records(guesses)
-    store = SqliteStore(db, max_pending=games + 1)
+    store = open_store(db, max_pending=games + 1)
     start = time.perf_counter()
     for i in range(games):
         store.record(records[i % len(records)])
@@ -60,7 +76,7 @@ def alone(db: Path, games: int, guesses: int) -> float:
 
 def run(db: Path, threads: int, seconds: float, guesses: int) -> dict[str, float]:
     records = sample_records(guesses)
-    store = SqliteStore(db)
+    store = open_store(db)
     calls = [0] * threads
     start_gate = threading.Barrier(threads + 1)
     deadline = 0.0
@@ -110,7 +126,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="feeding time (default 3)")
     parser.add_argument("--guesses", type=int, default=8, help="guesses per game (default 8)")
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
+    parser.add_argument("--url", help="measure the PostgreSQL store on this database instead")
     args = parser.parse_args()
+    global URL
+    URL = args.url
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "bench.sqlite3"
         rate = alone(Path(tmp) / "alone.sqlite3", 100_000, args.guesses)
