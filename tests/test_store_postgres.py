@@ -510,3 +510,31 @@ def test_sigkill_loses_at_most_the_last_second(db_url: str, tmp_path: Path) -> N
                 assert lower in stored, f"game {lower} ended {killed_at - ended:.2f}s before"
                 assert len(stored[lower].guesses) == guesses
     assert old_enough > 50
+
+
+def test_a_dropped_connection_and_a_read_only_server_are_retried(db_url: str) -> None:
+    dbname = db_url.rsplit("/", 1)[1]
+    store = PostgresStore(db_url, connect_timeout=1)
+    try:
+        store.record(make_record(lower=1, upper=9))
+        assert store.flush(TIMEOUT)
+        # As in a failover: the server the writer reconnects to is read-only.
+        pg_query(db_url, f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
+        pg_query(
+            db_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'guessgame'",
+        )
+        for record in _records(100, base=1000):
+            store.record(record)
+        time.sleep(0.5)
+        assert store.written == 1 and store.lost == 0
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            conn.execute(f'ALTER DATABASE "{dbname}" RESET default_transaction_read_only')
+        assert store.flush(TIMEOUT)
+        assert (store.written, store.lost, store.dropped) == (101, 0, 0)
+        assert store.reconnects >= 2
+    finally:
+        store.close()
+    assert pg_query(db_url, "SELECT count(*) FROM games") == [(101,)]

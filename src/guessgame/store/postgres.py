@@ -299,11 +299,14 @@ class PostgresStore(BatchWriter):
 
     def _retryable(self, exc: Exception) -> bool:
         psycopg = self._psycopg
-        if self._conn is not None and (self._conn.broken or self._conn.closed):
+        # A read-only server is a standby a failover has not promoted yet,
+        # or the old primary: ask again, over a new connection.
+        read_only = isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
+        if self._conn is not None and (self._conn.broken or self._conn.closed or read_only):
             # The next attempt starts with a new connection.
             self._conn.close()
             self._conn = None
-        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        return read_only or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
     def _release(self) -> None:
         if self._conn is not None:
