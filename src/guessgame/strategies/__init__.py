@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .base import Strategy, StrategyFactory, no_candidates
 from .random_strategy import RandomStrategy
+from .smart import SmartStrategy
 
 __all__ = [
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "RandomStrategy",
+    "SmartStrategy",
     "Strategy",
     "StrategyFactory",
     "no_candidates",
@@ -17,8 +19,7 @@ __all__ = [
 #: Strategies by the name `serve --strategy` takes.
 STRATEGIES: dict[str, StrategyFactory] = {
     "random": RandomStrategy,
-    # Until the feedback-driven guesser lands, "smart" plays as "random".
-    "smart": RandomStrategy,
+    "smart": SmartStrategy,
 }
 
 DEFAULT_STRATEGY = "smart"
