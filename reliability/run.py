@@ -607,7 +607,8 @@ def play_one(address: tuple[str, int], secret: int = 42) -> bool:
 def run_hostile(backend: str, size: Size, workdir: Path) -> list[Row]:
     """One server (fd limit lowered, small --max-connections, short idle
     timeout), good clients playing, and every kind of hostile client in turn."""
-    idle = 2.0
+    # Short, but longer than a byte-at-a-time line takes to arrive.
+    idle = round(2.0 + 20 * size.slowloris_delay, 1)
     server = Server(
         backend,
         workdir,
