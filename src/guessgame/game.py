@@ -216,9 +216,11 @@ class ServerConnection:
             self.peer = format_peer(source)
         else:
             # PROXY LOCAL / UNKNOWN: the balancer speaking for itself, as its
-            # health checks do. It may play, but its games are no player's.
+            # health checks do. It may play, but its games are no player's:
+            # neither recorded nor counted as started.
             self.from_balancer = True
             self.on_game_end = None
+            self.on_game_start = None
         return rest
 
     def _error(self, code: ErrorCode, message: str) -> bytes:
