@@ -49,7 +49,7 @@ def make_record(**changes: object) -> GameRecord:
         outcome=Outcome.WON,
         guesses=((2, Decision.UNSURE), (4, Decision.COLDER), (3, Decision.CORRECT)),
     )
-    return replace(record, **changes)
+    return record._replace(**changes)
 
 
 def stored_games(path: Path) -> list[GameRecord]:

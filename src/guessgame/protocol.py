@@ -18,7 +18,6 @@ Replies (server to client): a decimal integer after ``NUMBER``, or
 from __future__ import annotations
 
 import enum
-import re
 
 __all__ = [
     "DEFAULT_MAX_LINE",
@@ -45,7 +44,6 @@ INT64_MAX = 2**63 - 1
 #: Digits of the widest signed 64-bit integer (without leading zeros).
 _INT64_DIGITS = len(str(INT64_MIN)) - 1
 
-_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 
 
 class Lang(enum.Enum):
@@ -146,16 +144,20 @@ def format_error(code: ErrorCode, message: str) -> bytes:
 
 def parse_int64(text: str, what: str) -> int:
     """A signed 64-bit decimal integer, or ProtocolError(bad-params)."""
-    if not _INT_RE.match(text):
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    # isdigit() alone admits other scripts' digits; int() refuses more than
+    # 4300 of them, so the length is checked first (leading zeros count).
+    if not (digits.isascii() and digits.isdigit()):
         raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is not an integer: {text[:40]!r}")
-    # int() refuses more than 4300 digits (ValueError), leading zeros
-    # included, and a line limit above that lets such numbers through.
-    digits = text.lstrip("+-").lstrip("0")
-    if len(digits) > _INT64_DIGITS:
-        raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is outside signed 64-bit: {text[:40]}")
-    value = int(digits or "0")
-    if text[0] == "-":
-        value = -value
+    if len(digits) <= _INT64_DIGITS:
+        value = int(text)
+    else:
+        digits = digits.lstrip("0")
+        if len(digits) > _INT64_DIGITS:
+            raise ProtocolError(
+                ErrorCode.BAD_PARAMS, f"{what} is outside signed 64-bit: {text[:40]}"
+            )
+        value = int(digits or "0") * (-1 if text[0] == "-" else 1)
     if not INT64_MIN <= value <= INT64_MAX:
         raise ProtocolError(ErrorCode.BAD_PARAMS, f"{what} is outside signed 64-bit: {text[:40]}")
     return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .protocol import Decision
 
@@ -23,13 +23,14 @@ class Outcome(enum.Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
-class GameRecord:
+class GameRecord(NamedTuple):
     """One finished game, as the store keeps it.
 
     ``guesses`` holds every guess in order with the client's decision, or
     None for a guess that was never reported. After CORRECT the server only
     repeats the secret; those repeats are not guesses and are not listed.
+    A named tuple, not a frozen dataclass: one is built for every game, and a
+    tuple is built several times faster.
     """
 
     lower: int
