@@ -67,7 +67,7 @@ def _worker(
         sys.exit(2)
     if config.metrics_port is not None:  # one metrics port per worker
         config = replace(config, metrics_port=config.metrics_port + index - 1)
-    hub = ServerHub(config, store)
+    hub = ServerHub(config, store, conn_prefix=f"{index}.")
     try:
         hub.start_metrics()
     except (ImportError, OSError) as exc:
@@ -82,6 +82,7 @@ def _worker(
     try:
         server.run(bound, sock=sock)  # type: ignore[attr-defined]
     finally:
+        hub.close()
         store.close()
 
 

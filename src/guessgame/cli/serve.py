@@ -13,7 +13,14 @@ from types import FrameType
 from typing import Any
 
 from ..loops import LOOPS, default_loop
-from ..server import Backend, ServerConfig, ServerHub, describe_oserror, listen_socket
+from ..server import (
+    Backend,
+    ServerConfig,
+    ServerHub,
+    describe_oserror,
+    game_log,
+    listen_socket,
+)
 from ..server_asyncio import AsyncioServer
 from ..server_threads import ThreadedServer
 from ..store import NullStore, Store, StoreError
@@ -139,13 +146,24 @@ def make_server(hub: ServerHub) -> AsyncioServer | ThreadedServer:
     return AsyncioServer(hub)
 
 
-def _setup_logging(io: IO) -> logging.Handler:
+def _setup_logging(io: IO) -> list[logging.Handler]:
+    """Log lines to stderr; the games' lines come stamped already."""
     handler = logging.StreamHandler(io.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logger = logging.getLogger("guessgame")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    return handler
+    games = logging.StreamHandler(io.stderr)
+    games.setFormatter(logging.Formatter("%(message)s"))
+    game_log.addHandler(games)
+    game_log.propagate = False
+    return [handler, games]
+
+
+def _remove_logging(handlers: list[logging.Handler]) -> None:
+    logging.getLogger("guessgame").removeHandler(handlers[0])
+    game_log.removeHandler(handlers[1])
+    game_log.propagate = True
 
 
 def run(args: argparse.Namespace, io: IO) -> int:
@@ -183,17 +201,17 @@ def run(args: argparse.Namespace, io: IO) -> int:
         store.close()
         where = f"{config.host}:{config.metrics_port}"
         raise UserError(f"cannot serve metrics on {where}: {describe_oserror(exc)}") from None
-    handler = _setup_logging(io)
+    handlers = _setup_logging(io)
     try:
         with _signals_deferred():
             try:
                 server.run(ready, sock=sock)
             finally:
-                hub.stop_metrics()
+                hub.close()
                 store.close()
         log.info("stopped")
     finally:
-        logging.getLogger("guessgame").removeHandler(handler)
+        _remove_logging(handlers)
     return ExitStatus.OK
 
 
@@ -229,7 +247,7 @@ def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
             config.strategy,
         )
 
-    handler = _setup_logging(io)
+    handlers = _setup_logging(io)
     try:
         status = serve_workers(
             config, args.workers, functools.partial(open_store, args), make_server, ready
@@ -239,7 +257,7 @@ def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
     except RuntimeError as exc:
         raise UserError(f"cannot start workers: {exc}") from None
     finally:
-        logging.getLogger("guessgame").removeHandler(handler)
+        _remove_logging(handlers)
     return ExitStatus.OK if status == 0 else ExitStatus.ERROR
 
 
