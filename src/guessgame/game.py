@@ -146,6 +146,17 @@ class ServerConnection:
         """Feed bytes from the peer; returns the bytes to send back (maybe empty)."""
         if self.closed:
             return b""
+        if not self._buf and self._strategy is not None:
+            # The hot path: a read that is exactly what a playing client
+            # sends for a round trip skips splitting, decoding and dispatch.
+            if data == b"NUMBER\n":
+                self.lines += 1
+                return self._number_or_error()
+            decision = _REPORT_THEN_NUMBER.get(data)
+            if decision is not None and self._pending is not None:
+                self.lines += 2
+                self._report(decision)
+                return self._number_or_error()
         if self._proxy is not None:
             try:
                 data = self._take_proxy_header(data)
@@ -272,6 +283,12 @@ class ServerConnection:
             raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: NUMBER")
         return self._number()
 
+    def _number_or_error(self) -> bytes:
+        try:
+            return self._number()
+        except ProtocolError as exc:
+            return self._error(exc.code, exc.message)
+
     def _number(self) -> bytes:
         strategy = self._strategy
         if strategy is None:
@@ -348,6 +365,11 @@ class ServerConnection:
 #: The exact bytes of the common REPORT lines (no stray whitespace or "\r").
 _REPORT_LINES: dict[bytes, Decision] = {
     f"REPORT {token}".encode(): decision for token, decision in _DECISION_WORDS.items()
+}
+
+#: The same followed by NUMBER in one read: a client's whole round trip.
+_REPORT_THEN_NUMBER: dict[bytes, Decision] = {
+    line + b"\nNUMBER\n": decision for line, decision in _REPORT_LINES.items()
 }
 
 _COMMANDS: dict[str, Callable[[ServerConnection, list[str]], bytes]] = {

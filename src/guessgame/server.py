@@ -235,7 +235,7 @@ class GameLog:
 
     Through :mod:`logging` a line costs about 20 µs, more than all the round
     trips of a game with the smart strategy. So the hot path only appends
-    to a deque; a timer formats what gathered every :attr:`interval` seconds
+    to a deque; a thread formats what gathered every :attr:`interval` seconds
     and hands it to the ``guessgame.games`` logger as one record, each line
     stamped with its game's end time.
     """
@@ -244,29 +244,40 @@ class GameLog:
         self.conn_prefix = conn_prefix
         self.interval = interval
         self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque()
-        self._timer: threading.Timer | None = None
+        self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def add(self, conn_id: int, record: GameRecord) -> None:
         self._pending.append((conn_id, record))
-        if self._timer is None:
-            self._schedule()
+        if self._writer is None:
+            self._start()
 
-    def _schedule(self) -> None:
+    def _start(self) -> None:
         with self._lock:
-            if self._timer is None:
-                timer = threading.Timer(self.interval, self.flush)
-                timer.daemon = True
-                timer.name = "guessgame-game-log"
-                self._timer = timer
-                timer.start()
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="guessgame-game-log", daemon=True
+                )
+                self._writer.start()
+
+    def _run(self) -> None:
+        """Flush every interval; after a few idle ones, end (add() starts
+        another), so that an idle server keeps no thread busy."""
+        idle = 0
+        while idle < 8:
+            time.sleep(self.interval)
+            if self._pending:
+                idle = 0
+                self.flush()
+            else:
+                idle += 1
+        with self._lock:
+            self._writer = None
+        if self._pending:  # arrived while ending
+            self._start()
 
     def flush(self) -> None:
         """Write every pending line now."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
         pending = self._pending
         batch = []
         while pending:

@@ -126,26 +126,35 @@ class SmartStrategy:
     def _guess(self) -> int:
         guessed = self.guessed
         a, b = self.a, self.b
-        while a <= b and a in guessed:
-            a += 1
-        while a <= b and b in guessed:
-            b -= 1
-        if a > b:
+        if a in guessed or b in guessed:
+            while a <= b and a in guessed:
+                a += 1
+            while a <= b and b in guessed:
+                b -= 1
+            if a > b:
+                raise no_candidates("no number is consistent with the reports")
+            self.a, self.b = a, b
+        if a >= b:
+            if a == b:
+                return a
             raise no_candidates("no number is consistent with the reports")
-        self.a, self.b = a, b
         prev = self.prev
-        lower, upper = self.lower, self.upper
-        if a == b:
-            return a
+        lower = self.lower
         if prev is None:
             # Nothing to compare with yet: open at the wall (or, after
             # unreported guesses, the lowest number still open).
             return lower if lower not in guessed else a
         if self.reported == 1 and prev == lower:
-            size = upper - lower + 1
+            size = self.upper - lower + 1
             second = lower + size // 2 + SECOND_GUESS_OFFSETS.get(size, 0)
             if second not in guessed:
                 return second
+        # The exact reflection puts the threshold at the centre of [a, b]:
+        # with two candidates or more it always splits them, and no other
+        # guess splits them more evenly.
+        reflection = a + b - prev
+        if lower <= reflection <= self.upper and reflection != prev and reflection not in guessed:
+            return reflection
         guess = self._reflect(prev)
         return guess if guess is not None else self._reposition()
 
@@ -157,14 +166,6 @@ class SmartStrategy:
         size = b - a + 1
         centre2 = a + b
         reflection = centre2 - prev
-        # The exact reflection splits at the centre: no neighbour beats it.
-        if (
-            lower <= reflection <= upper
-            and reflection not in guessed
-            and reflection != prev
-            and (_largest_part(a, b, prev, reflection) < size or a <= reflection <= b)
-        ):
-            return reflection
         best: tuple[int, int] | None = None
         best_guess = None
         for shift in (0, 1, -1, 2, -2):
