@@ -315,7 +315,16 @@ def describe_oserror(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
+#: Connections the kernel queues before the server accepts them. A burst of
+#: new players queues here while the event loop is busy; past it, the kernel
+#: drops their SYNs and each one waits a second to retry. (The kernel caps
+#: it at net.core.somaxconn, 4096 on current Linux.)
+LISTEN_BACKLOG = 4096
+
+
 def listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket; OSError (e.g. address in use) as the OS says."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=4096, reuse_port=reuse_port)
+    return socket.create_server(
+        (host, port), family=family, backlog=LISTEN_BACKLOG, reuse_port=reuse_port
+    )

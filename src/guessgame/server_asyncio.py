@@ -21,7 +21,14 @@ from .game import ServerConnection
 from .loops import loop_factory
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import MAX_LINGERING_REFUSALS, ServerHub, describe_oserror, listen_socket, log_stopping
+from .server import (
+    LISTEN_BACKLOG,
+    MAX_LINGERING_REFUSALS,
+    ServerHub,
+    describe_oserror,
+    listen_socket,
+    log_stopping,
+)
 
 __all__ = ["AsyncioServer"]
 
@@ -216,7 +223,10 @@ class AsyncioServer:
             for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._stop.set)
         self.hub.log_limits()
-        server = await loop.create_server(lambda: _GameProtocol(self), sock=sock)
+        # create_server listens again, with a backlog of 100 unless told.
+        server = await loop.create_server(
+            lambda: _GameProtocol(self), sock=sock, backlog=LISTEN_BACKLOG
+        )
         self.address = sock.getsockname()[:2]
         sweeper = asyncio.create_task(self._sweep_idle())
         if ready is not None:
