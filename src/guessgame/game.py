@@ -188,6 +188,10 @@ class ServerConnection:
                 if decision is not None:
                     self._report(decision)
                     continue
+                bounds = _PARAMS_SEEN.get(raw)
+                if bounds is not None:
+                    self._params(*bounds)
+                    continue
                 if raw[-1:] == b"\r":
                     raw = raw[:-1]
                 if len(raw) > self._max_line:
@@ -253,7 +257,10 @@ class ServerConnection:
         parts = text.split()
         if not parts:
             return b""
-        handler = _COMMANDS.get(parts[0].upper())
+        word = parts[0].upper()
+        if word == "PARAMS":
+            return self._cmd_params(parts, raw)
+        handler = _COMMANDS.get(word)
         if handler is None:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_COMMAND,
@@ -263,11 +270,19 @@ class ServerConnection:
 
     # -- commands ---------------------------------------------------------
 
-    def _cmd_params(self, parts: list[str]) -> bytes:
+    def _cmd_params(self, parts: list[str], raw: bytes = b"") -> bytes:
         if len(parts) != 3:
             raise ProtocolError(ErrorCode.BAD_PARAMS, "usage: PARAMS <lower> <upper>")
         lower = parse_int64(parts[1], "lower")
         upper = parse_int64(parts[2], "upper")
+        if 0 < len(raw) <= _PARAMS_SEEN_LINE:
+            if len(_PARAMS_SEEN) >= _PARAMS_SEEN_MAX:
+                _PARAMS_SEEN.clear()
+            _PARAMS_SEEN[raw] = (lower, upper)
+        self._params(lower, upper)
+        return b""
+
+    def _params(self, lower: int, upper: int) -> None:
         self._end_game(Outcome.ABANDONED)
         if lower <= upper:
             self._strategy = self._factory(lower, upper, self.config.rng)
@@ -276,7 +291,6 @@ class ServerConnection:
             self._started = self.config.clock()
             if self.on_game_start is not None:
                 self.on_game_start()
-        return b""
 
     def _cmd_number(self, parts: list[str]) -> bytes:
         if len(parts) != 1:
@@ -366,6 +380,13 @@ class ServerConnection:
 _REPORT_LINES: dict[bytes, Decision] = {
     f"REPORT {token}".encode(): decision for token, decision in _DECISION_WORDS.items()
 }
+
+#: PARAMS lines parsed before, exactly as received, and their bounds: most
+#: clients send the same few ranges again and again. Cleared when full.
+_PARAMS_SEEN: dict[bytes, tuple[int, int]] = {}
+_PARAMS_SEEN_MAX = 1024
+#: Only lines this short are kept (below any line limit a server may have).
+_PARAMS_SEEN_LINE = 64
 
 #: The same followed by NUMBER in one read: a client's whole round trip.
 _REPORT_THEN_NUMBER: dict[bytes, Decision] = {
