@@ -1,0 +1,331 @@
+"""Guesses per game against the range size N, for `random` and `smart`.
+
+For N from 1 to 10**6 (every N up to 64, then about 50 values spaced
+geometrically) it measures, with an honest client (``guessgame.judge.Judge``)
+that reports every guess:
+
+* ``smart``: the worst case and the mean over every secret for N up to
+  ``--exact-max``; beyond that over a sample of secrets (the 500 smallest
+  and 500 largest, a grid of 5,000 evenly spaced and 2,000 random ones), so
+  the worst case shown there is a lower bound of the true one; the mean is
+  taken over the grid and the random secrets only;
+* ``random``: its worst case is N (it may guess every number before the
+  secret); its mean is measured over simulated games (about (N+1)/2);
+* the bounds: the IOI 2010 full-score bound floor(log2(3N)) + 1, the
+  information bound ceil(log2(N+1)) and the contract ceil(log2 N) + 2.
+
+It also plays every secret of every N in ``--sweep`` (goal coverage: which N
+miss floor(log2(3N)) + 1) and times a guess. It writes ``docs/strategies.png``
+and prints markdown tables.
+
+    .venv/bin/python benchmarks/strategies_plot.py [--exact-max 100000]
+        [--sweep 1:1100] [--out docs/strategies.png] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from guessgame.judge import Judge  # noqa: E402
+from guessgame.protocol import INT64_MAX, INT64_MIN, Decision  # noqa: E402
+from guessgame.strategies import RandomStrategy, SmartStrategy, Strategy  # noqa: E402
+from guessgame.strategies.smart import _minimax, warm_up  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+N_MAX = 10**6
+#: Simulated random games per N: as many as fit in this many guesses ...
+RANDOM_GUESS_BUDGET = 2_000_000
+#: ... but no fewer and no more than these.
+RANDOM_GAMES = (10, 1000)
+
+
+def contract(n: int) -> int:
+    return (n - 1).bit_length() + 2
+
+
+def goal(n: int) -> int:
+    """floor(log2(3N)) + 1, in exact integer arithmetic."""
+    return (3 * n).bit_length()
+
+
+def info_bound(n: int) -> int:
+    """ceil(log2(N + 1))."""
+    return n.bit_length()
+
+
+def sizes() -> list[int]:
+    """Every N up to 64, then about 50 values spaced geometrically to 10**6."""
+    out = set(range(1, 65))
+    steps = 50
+    ratio = (N_MAX / 64) ** (1 / steps)
+    out |= {round(64 * ratio**k) for k in range(steps + 1)}
+    return sorted(out)
+
+
+def play(strategy: Strategy, secret: int) -> int:
+    """Guesses until the secret, every one judged and reported."""
+    judge = Judge(secret)
+    count = 0
+    while True:
+        guess = strategy.next_guess()
+        count += 1
+        decision = judge.judge(guess)
+        if decision is Decision.CORRECT:
+            return count
+        strategy.observe(guess, decision)
+
+
+@dataclass
+class SmartRow:
+    n: int
+    worst: int
+    mean: float
+    secrets: int
+    exhaustive: bool
+
+
+def measure_smart(n: int, exact_max: int, rng: random.Random) -> SmartRow:
+    if n <= exact_max:
+        counts = [play(SmartStrategy(0, n - 1), s) for s in range(n)]
+        return SmartRow(n, max(counts), statistics.fmean(counts), n, True)
+    edges = [*range(500), *range(n - 500, n)]
+    spread = sorted({n * k // 5000 for k in range(5000)} | {rng.randrange(n) for _ in range(2000)})
+    edge_counts = [play(SmartStrategy(0, n - 1), s) for s in edges]
+    counts = [play(SmartStrategy(0, n - 1), s) for s in spread]
+    return SmartRow(
+        n,
+        max(max(edge_counts), max(counts)),
+        statistics.fmean(counts),
+        len(set(edges) | set(spread)),
+        False,
+    )
+
+
+def measure_random(n: int, rng: random.Random) -> tuple[float, int]:
+    """Mean guesses of simulated games (uniform secrets), and how many."""
+    low, high = RANDOM_GAMES
+    games = max(low, min(high, RANDOM_GUESS_BUDGET // n))
+    counts = [
+        play(RandomStrategy(0, n - 1, random.Random(rng.getrandbits(64))), rng.randrange(n))
+        for _ in range(games)
+    ]
+    return statistics.fmean(counts), games
+
+
+def sweep(lo: int, hi: int) -> list[int]:
+    """Every N in [lo, hi] whose worst case over every secret misses the goal."""
+    missed = []
+    for n in range(lo, hi + 1):
+        worst = max(play(SmartStrategy(0, n - 1), s) for s in range(n))
+        assert worst <= contract(n), f"contract broken: N={n} worst={worst}"
+        if worst > goal(n):
+            missed.append(n)
+    return missed
+
+
+def warm_up_seconds() -> float:
+    """What the exact search of every small game costs, once per process."""
+    _minimax.cache_clear()
+    start = time.perf_counter()
+    warm_up()
+    return time.perf_counter() - start
+
+
+def per_guess_costs(rng: random.Random) -> list[tuple[str, float, float]]:
+    """(range, guesses per game, microseconds per guess) of smart, judge included."""
+    rows = []
+    for label, lower, upper in [
+        ("N = 11 (exact minimax)", 0, 10),
+        ("N = 1,000", 0, 999),
+        ("N = 10**6", 0, 10**6 - 1),
+        ("N = 2**64 (all of int64)", INT64_MIN, INT64_MAX),
+    ]:
+        secrets = [rng.randint(lower, upper) for _ in range(3000)]
+        start = time.perf_counter()
+        total = sum(play(SmartStrategy(lower, upper), s) for s in secrets)
+        elapsed = time.perf_counter() - start
+        rows.append((label, total / len(secrets), elapsed / total * 1e6))
+    return rows
+
+
+def bound_curve(fn: object, ns: Iterable[int]) -> tuple[list[int], list[int]]:
+    xs = sorted(set(ns))
+    return xs, [fn(n) for n in xs]  # type: ignore[operator]
+
+
+def dense_ns() -> list[int]:
+    """Enough N to draw the step bounds exactly: all N where one may change."""
+    ns = set(range(1, 130))
+    k = 1
+    while 2**k <= 4 * N_MAX:
+        for v in (2**k, 2**k + 1, -(-(2**k) // 3), 2**k // 3 + 1):
+            if 1 <= v <= N_MAX:
+                ns.add(v)
+                ns.add(max(1, v - 1))
+        k += 1
+    ns.add(N_MAX)
+    return sorted(ns)
+
+
+def plot(
+    out: Path, smart: Sequence[SmartRow], rand: dict[int, tuple[float, int]], exact_max: int
+) -> None:
+    xs = dense_ns()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), constrained_layout=True)
+
+    ns = [r.n for r in smart]
+    left.step(
+        *bound_curve(contract, xs),
+        where="post",
+        color="tab:red",
+        ls="--",
+        lw=1,
+        label="contract ceil(log2 N)+2",
+    )
+    left.step(
+        *bound_curve(goal, xs),
+        where="post",
+        color="black",
+        lw=1.2,
+        label="IOI bound floor(log2 3N)+1",
+    )
+    left.step(
+        *bound_curve(info_bound, xs),
+        where="post",
+        color="tab:gray",
+        ls=":",
+        lw=1.2,
+        label="information bound ceil(log2(N+1))",
+    )
+    exact = [r for r in smart if r.exhaustive]
+    sampled = [r for r in smart if not r.exhaustive]
+    left.plot(
+        [r.n for r in exact],
+        [r.worst for r in exact],
+        "o",
+        ms=4,
+        color="tab:blue",
+        label="smart worst (every secret)",
+    )
+    if sampled:
+        left.plot(
+            [r.n for r in sampled],
+            [r.worst for r in sampled],
+            "o",
+            ms=4,
+            mfc="white",
+            color="tab:blue",
+            label="smart worst (sampled secrets)",
+        )
+        left.axvspan(exact_max, N_MAX * 1.1, color="tab:blue", alpha=0.06)
+        left.text(
+            exact_max * 1.1, 0.6, "sampled\nsecrets", fontsize=8, color="tab:blue", va="bottom"
+        )
+    left.plot(ns, [r.mean for r in smart], "-", color="tab:green", lw=1.3, label="smart mean")
+    left.set_xscale("log")
+    left.set_xlim(0.9, N_MAX * 1.1)
+    left.set_ylim(0, 25)
+    left.set_yticks(range(0, 26, 2))
+    left.grid(True, which="major", alpha=0.3)
+    left.set_xlabel("N (numbers in the range)")
+    left.set_ylabel("guesses per game")
+    left.set_title("smart against the bounds")
+    left.legend(loc="upper left", fontsize=8.5)
+
+    rn = sorted(rand)
+    right.plot(ns, ns, "-", color="tab:orange", lw=1.2, label="random worst = N")
+    right.plot(
+        rn,
+        [rand[n][0] for n in rn],
+        "s",
+        ms=3.5,
+        color="tab:orange",
+        label="random mean (simulated games)",
+    )
+    right.plot(xs, [(n + 1) / 2 for n in xs], ":", color="tab:orange", lw=1, label="(N+1)/2")
+    right.plot(ns, [r.worst for r in smart], "o", ms=3, color="tab:blue", label="smart worst")
+    right.plot(ns, [r.mean for r in smart], "-", color="tab:green", lw=1.3, label="smart mean")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlim(0.9, N_MAX * 1.1)
+    right.set_ylim(0.8, N_MAX * 2)
+    right.grid(True, which="major", alpha=0.3)
+    right.set_xlabel("N (numbers in the range)")
+    right.set_ylabel("guesses per game (log)")
+    right.set_title("random against smart")
+    right.legend(loc="upper left", fontsize=8.5)
+
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exact-max", type=int, default=100_000)
+    parser.add_argument("--sweep", default="1:1100", help="LO:HI, every N and every secret")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "strategies.png")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    began = time.perf_counter()
+
+    smart: list[SmartRow] = []
+    rand: dict[int, tuple[float, int]] = {}
+    for n in sizes():
+        row = measure_smart(n, args.exact_max, rng)
+        assert row.worst <= contract(n), f"contract broken: N={n} worst={row.worst}"
+        smart.append(row)
+        rand[n] = measure_random(n, rng)
+    plot(args.out, smart, rand, args.exact_max)
+
+    table_ns = set(range(1, 13)) | {16, 24, 32, 48, 64} | {n for n in rand if n > 64}
+    print(
+        "| N | smart worst | smart mean | secrets played | IOI floor(log2 3N)+1 "
+        "| ceil(log2(N+1)) | contract | random worst | random mean (games) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in smart:
+        n = row.n
+        if n not in table_ns:
+            continue
+        played = "all" if row.exhaustive else f"{row.secrets:,} sampled"
+        over = " (+1)" if row.worst > goal(n) else ""
+        mean, games = rand[n]
+        print(
+            f"| {n:,} | {row.worst}{over} | {row.mean:.2f} | {played} | {goal(n)} "
+            f"| {info_bound(n)} | {contract(n)} | {n:,} | {mean:,.1f} ({games:,}) |"
+        )
+    met = sum(r.worst <= goal(r.n) for r in smart)
+    print(f"\nsmart meets the IOI bound at {met} of {len(smart)} plotted N", end="")
+    missed_plotted = [r.n for r in smart if r.worst > goal(r.n)]
+    print(f"; misses: {missed_plotted}" if missed_plotted else "")
+
+    lo, hi = (int(v) for v in args.sweep.split(":"))
+    if hi >= lo:
+        missed = sweep(lo, hi)
+        print(
+            f"\nevery N in {lo}..{hi}, every secret: contract held; "
+            f"{len(missed)} N miss the IOI bound (by one guess): {missed}"
+        )
+
+    print("\n| smart, range | guesses per game | µs per guess (judge included) |")
+    print("|---|---:|---:|")
+    for label, per_game, micros in per_guess_costs(rng):
+        print(f"| {label} | {per_game:.1f} | {micros:,.1f} |")
+    print(f"\nexact search of every N <= 11, once per process: {warm_up_seconds():.2f} s")
+    print(f"\n{args.out} written; {time.perf_counter() - began:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()

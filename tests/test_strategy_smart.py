@@ -1,0 +1,416 @@
+"""The guesser that listens: exhaustive worst cases, arbitrary reports, TCP.
+
+Bounds, for a range of N numbers and an honest client that reports every
+guess (SPEC §2):
+
+* contract: at most ceil(log2 N) + 2 guesses, for every N up to 2**64;
+* goal: floor(log2(3N)) + 1 (the IOI 2010 full-score bound), met for every
+  N checked here except the few listed in :data:`KNOWN_GOAL_MISSES`;
+* optimum: the exact minimax worst case for N <= 11.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from guessgame.client import Client
+from guessgame.judge import Judge
+from guessgame.protocol import INT64_MAX, INT64_MIN, Decision, ErrorCode, ProtocolError
+from guessgame.records import Outcome
+from guessgame.strategies import DEFAULT_STRATEGY, STRATEGIES, SmartStrategy
+from guessgame.strategies.smart import EXACT_MAX
+
+#: Every N from 1 to this, every secret, lower bound 0.
+EXHAUSTIVE_MAX = 400
+#: Every N from 1 to this, every secret, at other offsets.
+SHIFTED_MAX = 300
+
+#: The exact optimum (minimax over every secret) for N = 1..11.
+OPTIMUM = {1: 1, 2: 2, 3: 3, 4: 3, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4, 10: 4, 11: 5}
+
+#: N <= EXHAUSTIVE_MAX whose worst case is the goal plus one guess (no
+#: opening in tools/smart_openings.py reaches the goal for them). Keep it
+#: exact: the test fails on a new miss and on a miss that starts meeting
+#: the goal.
+KNOWN_GOAL_MISSES = frozenset({156, 157, 164})
+
+#: Ranges touching the ends of the signed 64-bit integers: N sampled.
+WALL_SIZES = [*range(1, 65), 100, 127, 128, 129, 156, 157, 164, 255, 256, 257, 300, 400]
+
+HUGE = 2**64
+
+
+def contract(n: int) -> int:
+    """The promised worst case: ceil(log2 N) + 2 (exact integer arithmetic)."""
+    return (n - 1).bit_length() + 2
+
+
+def goal(n: int) -> int:
+    """The IOI full-score bound: floor(log2(3N)) + 1."""
+    return (3 * n).bit_length()
+
+
+def test_bounds_helpers_match_the_formulas() -> None:
+    for n in range(1, 5000):
+        assert contract(n) == math.ceil(math.log2(n)) + 2
+        assert goal(n) == math.floor(math.log2(3 * n)) + 1
+    assert contract(HUGE) == 66  # a range of every signed 64-bit integer
+    assert contract(HUGE - 1) == 66
+    assert goal(HUGE) == 66
+
+
+# -- playing ----------------------------------------------------------------
+
+
+def play(lower: int, upper: int, secret: int, limit: int | None = None) -> list[int]:
+    """An honest game: every guess reported by the seed's judge. The guesses,
+    each checked in range and new; fails past ``limit`` guesses."""
+    if limit is None:
+        limit = contract(upper - lower + 1)
+    strategy = SmartStrategy(lower, upper)
+    judge = Judge(secret)
+    guesses: list[int] = []
+    seen: set[int] = set()
+    while True:
+        guess = strategy.next_guess()
+        assert lower <= guess <= upper, (lower, upper, secret, guesses, guess)
+        assert guess not in seen, (lower, upper, secret, guesses, guess)
+        guesses.append(guess)
+        seen.add(guess)
+        decision = judge.judge(guess)
+        if decision is Decision.CORRECT:
+            return guesses
+        assert len(guesses) < limit, f"N={upper - lower + 1} secret={secret}: {guesses}"
+        strategy.observe(guess, decision)
+
+
+def worst_case(lower: int, upper: int, secrets: Iterable[int]) -> int:
+    return max(len(play(lower, upper, s)) for s in secrets)
+
+
+@cache
+def games_from_zero() -> dict[int, list[list[int]]]:
+    """Every game of every N <= EXHAUSTIVE_MAX over [0, N-1], by N, in the
+    order of the secrets."""
+    return {n: [play(0, n - 1, s) for s in range(n)] for n in range(1, EXHAUSTIVE_MAX + 1)}
+
+
+def worst_from_zero(n: int) -> int:
+    return max(len(g) for g in games_from_zero()[n])
+
+
+# -- exhaustive: every N, every secret -------------------------------------
+
+
+def test_registered_and_default() -> None:
+    assert STRATEGIES["smart"] is SmartStrategy
+    assert DEFAULT_STRATEGY == "smart"
+
+
+def test_worst_case_within_the_contract_for_every_n() -> None:
+    over = {
+        n: worst_from_zero(n)
+        for n in range(1, EXHAUSTIVE_MAX + 1)
+        if worst_from_zero(n) > contract(n)
+    }
+    assert over == {}
+
+
+def test_exact_optimum_for_small_ranges() -> None:
+    assert max(OPTIMUM) == EXACT_MAX
+    assert {n: worst_from_zero(n) for n in OPTIMUM} == OPTIMUM
+
+
+def test_goal_met_except_the_known_misses() -> None:
+    misses = {
+        n: worst_from_zero(n) - goal(n)
+        for n in range(1, EXHAUSTIVE_MAX + 1)
+        if worst_from_zero(n) > goal(n) or n in KNOWN_GOAL_MISSES
+    }
+    # Every other N meets the goal; the known misses are one guess over.
+    assert misses == dict.fromkeys(sorted(KNOWN_GOAL_MISSES), 1)
+
+
+def test_never_below_the_information_bound() -> None:
+    # A sanity check of the harness: no strategy can beat ceil(log2(N+1))
+    # (each guess answers at most "correct" or one of two sides).
+    for n in range(1, EXHAUSTIVE_MAX + 1):
+        assert worst_from_zero(n) >= math.ceil(math.log2(n + 1))
+
+
+def test_each_game_ends_on_its_secret() -> None:
+    for n in (1, 2, 11, 12, 156, EXHAUSTIVE_MAX):
+        games = games_from_zero()[n]
+        assert [g[-1] for g in games] == list(range(n))
+
+
+@pytest.mark.parametrize("offset", [-SHIFTED_MAX // 2, 987_654_321])
+def test_shifted_ranges_play_the_same_games(offset: int) -> None:
+    # Negative, straddling zero and arbitrary positive lower bounds: the
+    # same guesses, shifted, for every N and every secret.
+    for n in range(1, SHIFTED_MAX + 1):
+        base = games_from_zero()[n]
+        for secret in range(n):
+            got = play(offset, offset + n - 1, offset + secret)
+            assert got == [g + offset for g in base[secret]], (offset, n, secret)
+
+
+@pytest.mark.parametrize("wall", ["min", "max"])
+def test_ranges_touching_the_int64_ends(wall: str) -> None:
+    for n in WALL_SIZES:
+        lower = INT64_MIN if wall == "min" else INT64_MAX - n + 1
+        upper = lower + n - 1
+        base = games_from_zero()[n]
+        for secret in range(n):
+            got = play(lower, upper, lower + secret)
+            assert got == [g + lower for g in base[secret]], (lower, upper, secret)
+
+
+def spread_secrets(lower: int, upper: int, rng: random.Random) -> list[int]:
+    """Edges, quarter points, a grid and random secrets of a large range."""
+    n = upper - lower + 1
+    picks = {lower + k for k in range(min(n, 40))} | {upper - k for k in range(min(n, 40))}
+    picks |= {lower + n * k // 64 for k in range(65) if n * k // 64 < n}
+    picks |= {lower + rng.randrange(n) for _ in range(200)}
+    return sorted(picks)
+
+
+@pytest.mark.parametrize(
+    "lower,upper",
+    [
+        (INT64_MIN, INT64_MAX),
+        (INT64_MIN, INT64_MIN + 2**63 - 1),
+        (0, INT64_MAX),
+        (INT64_MAX - 10**6 + 1, INT64_MAX),
+        (INT64_MIN, INT64_MIN + 10**6 - 1),
+        (-(2**40), 2**40),
+        (INT64_MIN, INT64_MIN + 2**33),
+    ],
+)
+def test_large_ranges_sampled_secrets_within_the_contract(lower: int, upper: int) -> None:
+    rng = random.Random(lower ^ upper)
+    n = upper - lower + 1
+    assert worst_case(lower, upper, spread_secrets(lower, upper, rng)) <= contract(n)
+
+
+# -- properties: random ranges anywhere in int64 ---------------------------
+
+
+@st.composite
+def ranges(draw: st.DrawFn, max_width: int = HUGE - 1) -> tuple[int, int]:
+    """(lower, upper) anywhere in signed 64-bit, widths of every scale."""
+    width = draw(
+        st.one_of(
+            st.integers(0, min(64, max_width)),
+            st.integers(0, min(5000, max_width)),
+            st.integers(0, max_width),
+            st.builds(
+                lambda k, d: min(max(2**k + d, 0), max_width),
+                st.integers(1, 63),
+                st.integers(-3, 3),
+            ),
+        )
+    )
+    lower = draw(st.integers(INT64_MIN, INT64_MAX - width))
+    return lower, lower + width
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranges(), st.data())
+def test_property_worst_within_contract(bounds: tuple[int, int], data: st.DataObject) -> None:
+    lower, upper = bounds
+    n = upper - lower + 1
+    secrets = data.draw(st.lists(st.integers(lower, upper), min_size=1, max_size=8))
+    secrets += [lower, upper, lower + n // 2, lower + n // 3, upper - n // 3]
+    assert worst_case(lower, upper, secrets) <= contract(n)
+
+
+def snapshot(s: SmartStrategy) -> tuple[Any, ...]:
+    return (s.lower, s.upper, s.a, s.b, s.prev, s.reported, frozenset(s.guessed), s._mask)
+
+
+def expect_no_candidates(s: SmartStrategy) -> None:
+    """next_guess raises NO_CANDIDATES, twice, and leaves the state as it was."""
+    before = snapshot(s)
+    for _ in range(2):
+        with pytest.raises(ProtocolError) as info:
+            s.next_guess()
+        assert info.value.code is ErrorCode.NO_CANDIDATES
+        assert snapshot(s) == before
+
+
+#: A report, or None: the guess is left unreported (NUMBER asked again).
+REPORTS = st.sampled_from([Decision.WARMER, Decision.COLDER, Decision.UNSURE, None])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ranges(), st.lists(REPORTS, max_size=120))
+def test_property_arbitrary_reports(bounds: tuple[int, int], reports: list[Any]) -> None:
+    # Dishonest, contradictory, partial, first report WARMER or COLDER: a
+    # guess in range and never repeated, or NO_CANDIDATES (which then
+    # repeats and changes nothing); no other exception.
+    lower, upper = bounds
+    n = upper - lower + 1
+    s = SmartStrategy(lower, upper)
+    seen: set[int] = set()
+    # Small ranges: after the drawn reports, keep reporting COLDER until
+    # the strategy runs out; it must within n more guesses.
+    tail = [Decision.COLDER] * (n + 1) if n <= 64 else []
+    ended = False
+    for report in [*reports, *tail]:
+        try:
+            guess = s.next_guess()
+        except ProtocolError as exc:
+            assert exc.code is ErrorCode.NO_CANDIDATES
+            expect_no_candidates(s)
+            ended = True
+            break
+        assert lower <= guess <= upper
+        assert guess not in seen
+        seen.add(guess)
+        assert s.guessed == seen  # memory: the guesses, nothing more
+        if report is not None:
+            s.observe(guess, report)
+    assert ended or n > 64
+    assert len(seen) <= n
+
+
+@settings(max_examples=300, deadline=None)
+@given(ranges(), st.data())
+def test_property_unreported_guesses_honest_otherwise(
+    bounds: tuple[int, int], data: st.DataObject
+) -> None:
+    # An honest client that leaves some guesses unreported (never the secret
+    # itself): the secret is still found, never NO_CANDIDATES, and each
+    # unreported guess costs at most two more guesses (measured on 150,000
+    # random games; the contract itself is for clients that report all).
+    lower, upper = bounds
+    n = upper - lower + 1
+    secret = data.draw(st.one_of(st.integers(lower, upper), st.sampled_from([lower, upper])))
+    skip = data.draw(st.lists(st.booleans(), max_size=80))
+    s = SmartStrategy(lower, upper)
+    judge = Judge(secret)
+    seen: set[int] = set()
+    skipped = 0
+    for step in range(10_000):
+        guess = s.next_guess()
+        assert lower <= guess <= upper and guess not in seen
+        seen.add(guess)
+        if guess != secret and step < len(skip) and skip[step]:
+            skipped += 1
+            continue
+        decision = judge.judge(guess)
+        if decision is Decision.CORRECT:
+            break
+        s.observe(guess, decision)
+    else:
+        raise AssertionError("no end")
+    assert len(seen) <= contract(n) + 2 * skipped
+
+
+def test_first_report_carries_no_information() -> None:
+    # The first report has nothing to compare with: WARMER, COLDER and
+    # UNSURE all lead to the same next guess.
+    for lower, upper in [(0, 9), (1, 100), (INT64_MIN, INT64_MAX)]:
+        seconds = set()
+        for decision in (Decision.WARMER, Decision.COLDER, Decision.UNSURE):
+            s = SmartStrategy(lower, upper)
+            s.observe(s.next_guess(), decision)
+            seconds.add(s.next_guess())
+        assert len(seconds) == 1
+
+
+@pytest.mark.parametrize(
+    "lower,upper", [(0, 4), (0, EXACT_MAX - 1), (0, EXACT_MAX), (0, 10**6), (INT64_MIN, INT64_MAX)]
+)
+def test_contradiction_ends_in_no_candidates(lower: int, upper: int) -> None:
+    s = SmartStrategy(lower, upper)
+    first = s.next_guess()
+    s.observe(first, Decision.UNSURE)
+    second = s.next_guess()
+    # UNSURE puts the secret exactly halfway between the two guesses; after
+    # that, a report that excludes the midpoint leaves nothing.
+    s.observe(second, Decision.UNSURE)
+    third = s.next_guess() if (first + second) % 2 == 0 else None
+    if third is not None:
+        assert third == (first + second) // 2
+        s.observe(third, Decision.COLDER)
+    expect_no_candidates(s)
+
+
+def test_every_number_guessed_then_no_candidates() -> None:
+    for n in (1, 2, 5, EXACT_MAX, EXACT_MAX + 1, 40):
+        s = SmartStrategy(-n, -1)
+        guesses = [s.next_guess() for _ in range(n)]  # never reported
+        assert sorted(guesses) == list(range(-n, 0))
+        expect_no_candidates(s)
+
+
+# -- costs ------------------------------------------------------------------
+
+
+def test_cost_on_a_two_to_the_64_range() -> None:
+    rng = random.Random(64)
+    secrets = [
+        INT64_MIN,
+        INT64_MAX,
+        -1,
+        0,
+        *(rng.randint(INT64_MIN, INT64_MAX) for _ in range(196)),
+    ]
+    start = time.perf_counter()
+    for secret in secrets:
+        s = SmartStrategy(INT64_MIN, INT64_MAX)
+        judge = Judge(secret)
+        made = 0
+        while True:
+            guess = s.next_guess()
+            made += 1
+            decision = judge.judge(guess)
+            if decision is Decision.CORRECT:
+                break
+            s.observe(guess, decision)
+        assert made < 70
+        assert made <= contract(HUGE)
+        # Memory grows with the guesses made, never with the range.
+        assert len(s.guessed) == made
+    # About 0.2 ms a game (O(1) a guess); generous for a loaded machine.
+    assert time.perf_counter() - start < 5.0
+
+
+# -- over TCP, both backends -------------------------------------------------
+
+#: The seed's two demo games: (lower, upper, secret), 5 guesses each.
+DEMO_GAMES = ((1, 5, 3), (10, 15, 12))
+
+
+def test_seed_client_wins_the_demo_games(server: Any) -> None:
+    srv = server(strategy="smart")
+    rounds = 3
+    for _ in range(rounds):
+        with Client.connect(*srv.address, timeout=5.0) as client:
+            for lower, upper, secret in DEMO_GAMES:
+                with client.session(lower, upper, secret=secret):
+                    guesses = []
+                    for number in client.request_numbers(5):
+                        guesses.append(number)
+                        client.report_outcome(number)
+                    assert client.judge is not None and client.judge.found, guesses
+                    assert guesses[-1] == secret
+                    assert len(guesses) <= OPTIMUM[upper - lower + 1]
+    records = srv.wait_for_records(rounds * len(DEMO_GAMES))
+    assert len(records) == rounds * len(DEMO_GAMES)
+    for record in records:
+        assert record.strategy == "smart"
+        assert record.outcome is Outcome.WON
+        assert record.guess_count <= 5
+        assert record.guesses[-1][1] is Decision.CORRECT
