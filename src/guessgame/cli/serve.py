@@ -57,7 +57,13 @@ def add_parser(sub: Any) -> None:
         help="smart: uses the warmer/colder feedback (default); random: the seed's guesser",
     )
     db = p.add_mutually_exclusive_group()
-    db.add_argument("--db", metavar="PATH", help="where to record games (SQLite file)")
+    db.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help="where to record every game: a SQLite file (default: games.sqlite3 in the "
+        "user's data directory) or a postgresql://user@host:port/dbname URL (needs the "
+        "'postgres' extra)",
+    )
     db.add_argument("--no-db", action="store_true", help="record nothing")
     p.add_argument(
         "--max-connections",
