@@ -49,6 +49,7 @@ __all__ = [
     "find_haproxy",
     "free_port",
     "haproxy_config",
+    "have_prometheus",
     "metrics_text",
     "players",
     "require_haproxy",
@@ -220,14 +221,26 @@ _SERVING = re.compile(rb"serving on [^ ]+:(\d+)")
 
 
 class ServeProcess:
-    """``python -m guessgame serve --proxy-protocol`` on a free loopback port,
-    recording into ``db``, with metrics on another; its log in a file (a pipe
-    nobody reads would fill and stall a server that logs a line per game)."""
+    """``python -m guessgame serve`` on a free loopback port, recording into
+    ``db``; by default with ``--proxy-protocol`` and metrics on another free
+    port. Its log goes to a file (a pipe nobody reads would fill and stall a
+    server that logs a line per game)."""
 
-    def __init__(self, db: str, log: Path, backend: str, *args: str) -> None:
+    def __init__(
+        self,
+        db: str,
+        log: Path,
+        backend: str,
+        *args: str,
+        proxy_protocol: bool = True,
+        metrics: bool = True,
+    ) -> None:
         self.backend = backend
         self.log = log
-        self.metrics_port = free_port()
+        self.metrics_port = free_port() if metrics else 0
+        options = ["--proxy-protocol"] if proxy_protocol else []
+        if metrics:
+            options += ["--metrics-port", str(self.metrics_port)]
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
             [
@@ -241,11 +254,9 @@ class ServeProcess:
                 "0",
                 "--backend",
                 backend,
-                "--proxy-protocol",
                 "--db",
                 db,
-                "--metrics-port",
-                str(self.metrics_port),
+                *options,
                 *args,
             ],  # fmt: skip
             stdin=subprocess.DEVNULL,
@@ -308,6 +319,15 @@ def metrics_text(port: int) -> str:
         return str(response.read().decode())
 
 
+def have_prometheus() -> bool:
+    """Whether prometheus_client (the ``metrics`` extra) is installed."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @dataclass
 class Fleet:
     """Servers of the given backends behind one HAProxy, all recording into
@@ -318,6 +338,9 @@ class Fleet:
     directory: Path
     backends: Sequence[str] = ("asyncio", "asyncio", "threads")
     serve_args: Sequence[str] = ("--grace", "1")
+    #: Serve /metrics from every server, as deploy/compose.yaml does (when
+    #: the metrics extra is installed; the metrics test skips without it).
+    metrics: bool = field(default_factory=have_prometheus)
     servers: list[ServeProcess] = field(default_factory=list)
     haproxy: Haproxy | None = None
 
@@ -337,7 +360,9 @@ class Fleet:
         # Started together, the servers import and migrate while each other starts.
         for i, backend in enumerate(self.backends, 1):
             log = self.directory / f"guess{i}.log"
-            self.servers.append(ServeProcess(self.db, log, backend, *self.serve_args))
+            self.servers.append(
+                ServeProcess(self.db, log, backend, *self.serve_args, metrics=self.metrics)
+            )
         addresses = [server.wait_serving() for server in self.servers]
         port = free_port()
         admin = self.directory / "haproxy.sock"

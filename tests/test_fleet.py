@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from fleetutil import Fleet, Player, players, require_haproxy, wait_until
+from fleetutil import Fleet, Player, have_prometheus, players, require_haproxy, wait_until
 from pgutil import PgCluster, start_postgres
 from storeutil import run_cli
 
@@ -428,18 +428,10 @@ def test_a_database_restart_mid_load_crashes_nothing_and_records_catch_up(
             logs = fleet.logs()
             assert "retrying" in logs and "reconnected" in logs, logs[-3000:]
             assert_no_traceback(fleet)
-            if find_prometheus():
+            if have_prometheus():
                 for server in fleet.servers:
                     values = metric_values(server.metrics())
                     assert values[("guessgame_store_queue_depth", ())] == 0
                     assert metric_sum(values, "guessgame_store_records_dropped_total") == 0
     finally:
         pg.remove()
-
-
-def find_prometheus() -> bool:
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        return False
-    return True
