@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -297,6 +297,41 @@ class GameLog:
                 f" {record.outcome.value} after {len(record.guesses)} guesses"
             )
         game_log.info("%s", "\n".join(lines))
+
+
+class IdleWatch:
+    """Finds connections that completed no line for ``timeout`` seconds.
+
+    One sweep every :attr:`tick` seconds for the whole server, instead of a
+    timer per connection or a clock read per line: each sweep compares a
+    connection's count of complete lines with the previous sweep's. Closing
+    is the caller's (the backends differ in how).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.tick = min(1.0, timeout / 4)
+        self._seen: dict[object, tuple[int, float]] = {}
+
+    def sweep(self, conns: Iterable[tuple[Hashable, ServerConnection]], now: float) -> list[Any]:
+        """The keys of the connections idle for ``timeout`` at ``now``."""
+        idle = []
+        seen, fresh = self._seen, {}
+        for key, conn in conns:
+            lines = conn.lines
+            last = seen.get(key)
+            if last is None or last[0] != lines:
+                fresh[key] = (lines, now)
+            elif now - last[1] >= self.timeout:
+                idle.append(key)
+            else:
+                fresh[key] = last
+        self._seen = fresh
+        return idle
+
+
+def log_idle(conn_id: int, conn: ServerConnection, timeout: float) -> None:
+    log.info("conn %d %s: idle for %gs; closing", conn_id, conn.peer, timeout)
 
 
 def log_stopping(playing: int, grace: float) -> None:

@@ -24,9 +24,11 @@ from .records import Outcome
 from .server import (
     LISTEN_BACKLOG,
     MAX_LINGERING_REFUSALS,
+    IdleWatch,
     ServerHub,
     describe_oserror,
     listen_socket,
+    log_idle,
     log_stopping,
 )
 
@@ -47,15 +49,13 @@ _BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
 
 
 class _GameProtocol(asyncio.Protocol):
-    __slots__ = ("server", "transport", "conn", "conn_id", "seen", "refused")
+    __slots__ = ("server", "transport", "conn", "conn_id", "refused")
 
     def __init__(self, server: AsyncioServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.conn: ServerConnection | None = None
         self.conn_id = 0
-        #: Lines seen at the last idle sweep.
-        self.seen = 0
         #: Answered ``busy`` and lingering.
         self.refused = False
 
@@ -269,34 +269,16 @@ class AsyncioServer:
             await asyncio.sleep(0.01)
 
     async def _sweep_idle(self) -> None:
-        """Close connections that sent no complete line for ``idle_timeout``.
-
-        One timer for the whole server instead of one per connection: each
-        sweep compares a connection's line count with the previous sweep's.
-        """
-        timeout = self.hub.config.idle_timeout
-        tick = min(1.0, timeout / 4)
+        """Close connections that sent no complete line for ``idle_timeout``."""
+        watch = IdleWatch(self.hub.config.idle_timeout)
         loop = asyncio.get_running_loop()
-        idle_since: dict[_GameProtocol, float] = {}
         while True:
-            await asyncio.sleep(tick)
-            now = loop.time()
-            alive = self.protocols
-            for proto in list(alive):
-                conn = proto.conn
-                if conn is None:
-                    continue
-                if conn.lines != proto.seen:
-                    proto.seen = conn.lines
-                    idle_since.pop(proto, None)
-                    continue
-                since = idle_since.setdefault(proto, now - tick)
-                if now - since >= timeout:
-                    idle_since.pop(proto, None)
-                    log.info("conn %d %s: idle for %gs; closing", proto.conn_id, conn.peer, timeout)
-                    proto.close(Outcome.ERROR)
-            for proto in [p for p in idle_since if p not in alive]:
-                del idle_since[proto]
+            await asyncio.sleep(watch.tick)
+            live = [(p, p.conn) for p in self.protocols if p.conn is not None]
+            for proto in watch.sweep(live, loop.time()):
+                assert proto.conn is not None
+                log_idle(proto.conn_id, proto.conn, watch.timeout)
+                proto.close(Outcome.ERROR)
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:

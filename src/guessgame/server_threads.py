@@ -20,7 +20,15 @@ from typing import Any
 from .game import ServerConnection
 from .protocol import ErrorCode, format_error
 from .records import Outcome
-from .server import MAX_LINGERING_REFUSALS, ServerHub, describe_oserror, listen_socket, log_stopping
+from .server import (
+    MAX_LINGERING_REFUSALS,
+    IdleWatch,
+    ServerHub,
+    describe_oserror,
+    listen_socket,
+    log_idle,
+    log_stopping,
+)
 
 __all__ = ["ThreadedServer"]
 
@@ -37,18 +45,21 @@ _THREAD_STACK = 256 * 1024
 
 
 class _Connection:
-    __slots__ = ("sock", "conn", "conn_id", "thread")
+    __slots__ = ("sock", "conn", "conn_id", "thread", "idle")
 
     def __init__(self, sock: socket.socket, conn_id: int, conn: ServerConnection) -> None:
         self.sock = sock
         self.conn = conn
         self.conn_id = conn_id
         self.thread: threading.Thread | None = None
+        #: Closed by the idle watchdog.
+        self.idle = False
 
-    def wake(self) -> None:
-        """Unblock the connection's thread by shutting its socket for reading."""
+    def wake(self, how: int = socket.SHUT_RD) -> None:
+        """Unblock the connection's thread by shutting its socket (for
+        reading; SHUT_RDWR also ends a send blocked on a peer that never reads)."""
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RD)
+            self.sock.shutdown(how)
 
 
 class ThreadedServer:
@@ -85,6 +96,11 @@ class ThreadedServer:
                 previous[signum] = signal.signal(signum, self._on_signal)
         with contextlib.suppress(ValueError, RuntimeError):
             threading.stack_size(_THREAD_STACK)
+        finished = threading.Event()
+        watchdog = threading.Thread(
+            target=self._watch_idle, args=(finished,), name="guessgame-idle", daemon=True
+        )
+        watchdog.start()
         try:
             with listener:
                 listener.settimeout(_ACCEPT_POLL)
@@ -94,8 +110,22 @@ class ThreadedServer:
                 self._accept_loop(listener)
             self._drain()
         finally:
+            finished.set()
+            watchdog.join()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def _watch_idle(self, finished: threading.Event) -> None:
+        """Shut the sockets of connections that sent no complete line for
+        ``idle_timeout``; their threads see it and end."""
+        watch = IdleWatch(self.hub.config.idle_timeout)
+        while not finished.wait(watch.tick):
+            with self._lock:
+                live = [(entry, entry.conn) for entry in self._live]
+            for entry in watch.sweep(live, time.monotonic()):
+                entry.idle = True
+                log_idle(entry.conn_id, entry.conn, watch.timeout)
+                entry.wake(socket.SHUT_RDWR)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop.set()
@@ -137,26 +167,20 @@ class ThreadedServer:
                 self._refuse(sock)
 
     def _serve(self, entry: _Connection) -> None:
+        # Blocking calls without a timeout: a socket with one polls before
+        # every recv, a second system call and GIL hand-off per read. The
+        # idle watchdog shuts idle sockets instead.
         sock, conn = entry.sock, entry.conn
-        timeout = self.hub.config.idle_timeout
         metrics = self.hub.metrics
         outcome = Outcome.ABANDONED
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            deadline = time.monotonic() + timeout
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     break
-                lines = conn.lines
                 started = time.perf_counter() if metrics is not None else 0.0
                 out = conn.receive_data(data)
-                if conn.lines != lines:
-                    deadline = time.monotonic() + timeout
                 if out:
                     sock.sendall(out)
                     if metrics is not None:
@@ -166,9 +190,6 @@ class ThreadedServer:
                     break
                 if self.draining and not conn.has_game:
                     break
-        except TimeoutError:
-            log.info("conn %d %s: idle for %gs; closing", entry.conn_id, conn.peer, timeout)
-            outcome = Outcome.ERROR
         except OSError as exc:
             self.hub.failed(entry.conn_id, conn, describe_oserror(exc))
             outcome = Outcome.ERROR
@@ -176,7 +197,7 @@ class ThreadedServer:
             self.hub.failed(entry.conn_id, conn, f"internal error: {exc!r}")
             outcome = Outcome.ERROR
         finally:
-            conn.close(outcome)
+            conn.close(Outcome.ERROR if entry.idle else outcome)
             try:
                 sock.close()
             finally:
