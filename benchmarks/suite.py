@@ -455,16 +455,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="guessgame-suite-") as tmpdir:
         tmp = Path(tmpdir)
-        with running(args.servers, tmp) as servers:
-            for rep in range(args.reps):
-                for conns in args.connections:
-                    for name in args.servers:
-                        print(
-                            f"rep {rep + 1}/{args.reps}  {conns:>6} conns  {name} ...",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+        for rep in range(args.reps):
+            for conns in args.connections:
+                for name in args.servers:
+                    print(
+                        f"rep {rep + 1}/{args.reps}  {conns:>6} conns  {name} ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    # One server at a time, started for its run and stopped
+                    # after it: a server still tearing down 10,000 threads or
+                    # connections would otherwise slow the next one's run.
+                    with running([name], tmp) as servers:
                         runs.append(bench_once(servers[name], conns, rep, args))
+                    time.sleep(1.0)
     rows = summarize(runs, args.baseline)
     print(f"baseline for the ratio: {args.baseline}", file=sys.stderr)
     sys.stdout.write(format_table(rows, args.markdown))
