@@ -23,7 +23,7 @@ from pathlib import Path
 from guessgame import Client, Judge
 from guessgame.cli import IO, main
 from guessgame.judge import ClientError
-from guessgame.protocol import Decision
+from guessgame.protocol import INT64_MAX, INT64_MIN, Decision
 from guessgame.records import GameRecord, Outcome
 from guessgame.server import Backend, ServerConfig, ServerHub
 from guessgame.server_asyncio import AsyncioServer
@@ -50,6 +50,34 @@ def make_record(**changes: object) -> GameRecord:
         guesses=((2, Decision.UNSURE), (4, Decision.COLDER), (3, Decision.CORRECT)),
     )
     return record._replace(**changes)
+
+
+def edge_records() -> list[GameRecord]:
+    """Four games at the edges of what a record holds: 64-bit bounds and
+    guesses, unreported guesses, no guesses, a long game."""
+    t = 1_700_000_000.0
+    return [
+        make_record(started_at=t, ended_at=t + 1),
+        make_record(
+            lower=INT64_MIN,
+            upper=INT64_MAX,
+            strategy="random",
+            backend="threads",
+            peer="[::1]:5000",
+            started_at=t + 1,
+            ended_at=t + 2.5,
+            outcome=Outcome.ABANDONED,
+            guesses=((INT64_MAX, Decision.UNSURE), (INT64_MIN, None)),
+        ),
+        make_record(started_at=t + 2, ended_at=t + 3, outcome=Outcome.ERROR, guesses=()),
+        make_record(
+            lower=-50,
+            upper=50,
+            started_at=t + 3,
+            ended_at=t + 4,
+            guesses=tuple((n, Decision.COLDER) for n in range(-50, 40)) + ((40, Decision.CORRECT),),
+        ),
+    ]
 
 
 def stored_games(path: Path) -> list[GameRecord]:

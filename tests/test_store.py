@@ -28,6 +28,7 @@ from guessgame.store.sqlite import (
 from storeutil import (
     TIMEOUT,
     count_games,
+    edge_records,
     make_record,
     run_cli,
     run_cli_unprivileged,
@@ -46,29 +47,7 @@ UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 
 def test_records_come_back_as_they_went_in(tmp_path: Path) -> None:
     db = tmp_path / "games.sqlite3"
-    t = 1_700_000_000.0
-    records = [
-        make_record(started_at=t, ended_at=t + 1),
-        make_record(
-            lower=INT64_MIN,
-            upper=INT64_MAX,
-            strategy="random",
-            backend="threads",
-            peer="[::1]:5000",
-            started_at=t + 1,
-            ended_at=t + 2.5,
-            outcome=Outcome.ABANDONED,
-            guesses=((INT64_MAX, Decision.UNSURE), (INT64_MIN, None)),
-        ),
-        make_record(started_at=t + 2, ended_at=t + 3, outcome=Outcome.ERROR, guesses=()),
-        make_record(
-            lower=-50,
-            upper=50,
-            started_at=t + 3,
-            ended_at=t + 4,
-            guesses=tuple((n, Decision.COLDER) for n in range(-50, 40)) + ((40, Decision.CORRECT),),
-        ),
-    ]
+    records = edge_records()
     with SqliteStore(db) as store:
         for record in records:
             store.record(record)

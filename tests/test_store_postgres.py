@@ -31,6 +31,7 @@ from storeutil import (
     TIMEOUT,
     LoadClient,
     ServeProcess,
+    edge_records,
     free_port,
     make_record,
     run_cli,
@@ -106,29 +107,7 @@ def _records(n: int, base: int = 0) -> list[GameRecord]:
 
 
 def test_records_come_back_as_they_went_in(db_url: str) -> None:
-    t = 1_700_000_000.0
-    records = [
-        make_record(started_at=t, ended_at=t + 1),
-        make_record(
-            lower=INT64_MIN,
-            upper=INT64_MAX,
-            strategy="random",
-            backend="threads",
-            peer="[::1]:5000",
-            started_at=t + 1,
-            ended_at=t + 2.5,
-            outcome=Outcome.ABANDONED,
-            guesses=((INT64_MAX, Decision.UNSURE), (INT64_MIN, None)),
-        ),
-        make_record(started_at=t + 2, ended_at=t + 3, outcome=Outcome.ERROR, guesses=()),
-        make_record(
-            lower=-50,
-            upper=50,
-            started_at=t + 3,
-            ended_at=t + 4,
-            guesses=tuple((n, Decision.COLDER) for n in range(-50, 40)) + ((40, Decision.CORRECT),),
-        ),
-    ]
+    records = edge_records()
     with PostgresStore(db_url) as store:
         for record in records:
             store.record(record)
