@@ -132,6 +132,10 @@ class ProtocolError(Exception):
         self.code = code
         self.message = message
 
+    def line(self) -> bytes:
+        """The reply line, terminator included."""
+        return format_error(self.code, self.message)
+
 
 def format_error(code: ErrorCode, message: str) -> bytes:
     """``ERROR <code> <message>\\n`` as bytes."""
