@@ -6,9 +6,9 @@ script plays every secret for every N up to --max (exhaustively), tries the
 second guesses ``middle + offset`` in the order 0, 1, -1, 2, -2, ... and
 prints the offsets that reach the goal floor(log2(3N)) + 1 where the middle
 does not. Its output is the table ``SECOND_GUESS_OFFSETS`` in
-``src/guessgame/strategies/smart.py``.
+``src/guessgame/strategies/_openings.py``.
 
-    python tools/smart_openings.py --max 1100
+    python tools/smart_openings.py --max 2200 --span 6
 """
 
 from __future__ import annotations

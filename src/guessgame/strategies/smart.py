@@ -34,6 +34,7 @@ import random
 from functools import lru_cache
 
 from ..protocol import Decision
+from . import _openings
 from .base import no_candidates
 
 __all__ = ["EXACT_MAX", "SmartStrategy"]
@@ -45,25 +46,9 @@ __all__ = ["EXACT_MAX", "SmartStrategy"]
 EXACT_MAX = 11
 
 #: Range sizes whose second guess is a neighbour of the middle: with the
-#: middle itself these N miss the goal floor(log2(3N)) + 1 by one guess. Made
-#: by ``tools/smart_openings.py`` (exhaustive over every secret).
-SECOND_GUESS_OFFSETS: dict[int, int] = {
-    33: 1, 39: 1, 41: 1, 66: -1, 78: 2, 82: -1, 129: 1, 131: 1, 132: 1, 133: 1, 135: 1, 137: 1,
-    145: 1, 151: 1, 153: 1, 155: 1, 159: 1, 161: 1, 163: 1, 165: 1, 167: 1, 169: 1, 258: -1,
-    262: -1, 263: -1, 264: -1, 266: -1, 270: 2, 274: -1, 290: -1, 302: 2, 306: -1, 310: 2,
-    311: 2, 312: 1, 313: 2, 314: 2, 318: 2, 322: -1, 326: 2, 327: 2, 328: -1, 330: -1, 334: 2,
-    338: -1, 513: 1, 515: 1, 516: 1, 517: 1, 519: 1, 521: 1, 523: 1, 524: 1, 525: 1, 526: 1,
-    527: 2, 528: 1, 529: 1, 531: 1, 532: 1, 533: 1, 535: 1, 537: 1, 539: 1, 543: 1, 545: 1,
-    547: 1, 548: 1, 549: 1, 551: 1, 553: 1, 561: 1, 569: 1, 577: 1, 579: 1, 580: 1, 581: 1,
-    583: 1, 585: 1, 593: 1, 599: 1, 601: 1, 603: 1, 607: 1, 609: 1, 611: 1, 613: 1, 615: 1,
-    617: 1, 619: 1, 631: 1, 633: 1, 635: 1, 639: 1, 641: 1, 643: 1, 645: 1, 647: 1, 649: 1,
-    651: 1, 657: 1, 659: 1, 661: 1, 663: 1, 665: 1, 667: 1, 671: 1, 673: 1, 675: 1, 677: 1,
-    679: 1, 681: 1, 1026: -1, 1030: -1, 1031: -1, 1032: -1, 1034: -1, 1038: 2, 1042: -1,
-    1046: -1, 1047: -1, 1048: -1, 1050: -1, 1051: -1, 1052: 2, 1053: -1, 1054: -1, 1055: -1,
-    1056: -1, 1058: -1, 1062: -1, 1063: -1, 1064: -1, 1066: -1, 1070: 2, 1074: -1, 1078: 2,
-    1079: 3, 1080: 3, 1081: 3, 1082: 3, 1086: 2, 1090: -1, 1094: -1, 1095: -1, 1096: -1,
-    1098: -1,
-}  # fmt: skip
+#: middle itself these N miss the goal floor(log2(3N)) + 1 by one guess.
+#: Made by ``tools/smart_openings.py`` (exhaustive over every secret).
+SECOND_GUESS_OFFSETS = _openings.SECOND_GUESS_OFFSETS
 
 
 class SmartStrategy:
