@@ -10,7 +10,8 @@ it. How the guesser copes with those walls decides its worst case.
 
 This strategy:
 
-* opens at the lower wall, then guesses the middle of the range, which puts
+* opens at the lower wall, then guesses the middle of the range (or, for
+  the sizes in :data:`SECOND_GUESS_OFFSETS`, a neighbour of it), which puts
   the threshold at a quarter: the larger part lies against the far wall
   with the previous guess two thirds of the way along it, a shape in which
   plain reflection keeps fitting inside the range;
@@ -22,8 +23,10 @@ This strategy:
 * plays ranges of up to :data:`EXACT_MAX` numbers by exact minimax search,
   which is optimal.
 
-Worst case (checked exhaustively for every N up to 1,200 and every secret,
-and on samples up to 2**64): at most ``ceil(log2 N) + 2`` guesses. Each guess
+Worst case (checked exhaustively for every N up to 4,400 and every secret,
+and on samples up to 2**64): at most ``ceil(log2 N) + 2`` guesses; the IOI
+bound ``floor(log2(3N)) + 1`` for all but 53 N up to 2,200 (see
+docs/strategies.md). Each guess
 costs O(1) time and memory (plus O(guesses so far) to step over earlier
 guesses); integers are exact at any size.
 """
