@@ -16,15 +16,18 @@ that reports every guess:
 
 It also plays every secret of every N in ``--sweep`` (goal coverage: which N
 miss floor(log2(3N)) + 1) and times a guess. It writes ``docs/strategies.png``
-and prints markdown tables.
+and prints markdown tables. Every secret of a range is played by walking the
+decision tree of all its games at once (``guessgame.strategies.measure``).
 
-    .venv/bin/python benchmarks/strategies_plot.py [--exact-max 100000]
-        [--sweep 1:1100] [--out docs/strategies.png] [--seed 1]
+    .venv/bin/python benchmarks/strategies_plot.py [--exact-max 1000000]
+        [--sweep 1:5000] [--procs 2] [--out docs/strategies.png] [--seed 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import random
 import statistics
 import time
@@ -39,8 +42,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from guessgame.judge import Judge  # noqa: E402
 from guessgame.protocol import INT64_MAX, INT64_MIN, Decision  # noqa: E402
-from guessgame.strategies import RandomStrategy, SmartStrategy, Strategy  # noqa: E402
-from guessgame.strategies.smart import _minimax, warm_up  # noqa: E402
+from guessgame.strategies import RandomStrategy, SmartStrategy, Strategy, smart  # noqa: E402
+from guessgame.strategies.measure import play_every_secret  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 N_MAX = 10**6
@@ -97,8 +100,8 @@ class SmartRow:
 
 def measure_smart(n: int, exact_max: int, rng: random.Random) -> SmartRow:
     if n <= exact_max:
-        counts = [play(SmartStrategy(0, n - 1), s) for s in range(n)]
-        return SmartRow(n, max(counts), statistics.fmean(counts), n, True)
+        counts = play_every_secret(SmartStrategy(0, n - 1), 0, n - 1)
+        return SmartRow(n, counts.worst, counts.mean, n, True)
     edges = [*range(500), *range(n - 500, n)]
     spread = sorted({n * k // 5000 for k in range(5000)} | {rng.randrange(n) for _ in range(2000)})
     edge_counts = [play(SmartStrategy(0, n - 1), s) for s in edges]
@@ -123,39 +126,48 @@ def measure_random(n: int, rng: random.Random) -> tuple[float, int]:
     return statistics.fmean(counts), games
 
 
-def sweep(lo: int, hi: int) -> list[int]:
+def worst_of(n: int) -> int:
+    return play_every_secret(SmartStrategy(0, n - 1), 0, n - 1).worst
+
+
+def sweep(lo: int, hi: int, procs: int) -> list[int]:
     """Every N in [lo, hi] whose worst case over every secret misses the goal."""
+    ns = range(lo, hi + 1)
+    with multiprocessing.Pool(procs) as pool:
+        worsts = pool.map(worst_of, ns, chunksize=16)
     missed = []
-    for n in range(lo, hi + 1):
-        worst = max(play(SmartStrategy(0, n - 1), s) for s in range(n))
+    for n, worst in zip(ns, worsts, strict=True):
         assert worst <= contract(n), f"contract broken: N={n} worst={worst}"
         if worst > goal(n):
             missed.append(n)
     return missed
 
 
-def warm_up_seconds() -> float:
-    """What the exact search of every small game costs, once per process."""
-    _minimax.cache_clear()
-    start = time.perf_counter()
-    warm_up()
-    return time.perf_counter() - start
-
-
-def per_guess_costs(rng: random.Random) -> list[tuple[str, float, float]]:
-    """(range, guesses per game, microseconds per guess) of smart, judge included."""
+def per_guess_costs(rng: random.Random) -> list[tuple[str, float, float, float]]:
+    """(range, guesses per game, microseconds per guess with the memo of
+    games emptied before each game, and with it kept), judge included."""
     rows = []
     for label, lower, upper in [
-        ("N = 11 (exact minimax)", 0, 10),
+        ("N = 11", 0, 10),
+        ("N = 100", 1, 100),
         ("N = 1,000", 0, 999),
         ("N = 10**6", 0, 10**6 - 1),
         ("N = 2**64 (all of int64)", INT64_MIN, INT64_MAX),
     ]:
-        secrets = [rng.randint(lower, upper) for _ in range(3000)]
-        start = time.perf_counter()
-        total = sum(play(SmartStrategy(lower, upper), s) for s in secrets)
-        elapsed = time.perf_counter() - start
-        rows.append((label, total / len(secrets), elapsed / total * 1e6))
+        secrets = [rng.randint(lower, upper) for _ in range(2000)]
+        timings = []
+        for keep in (False, True):
+            smart.forget()
+            elapsed = 0.0
+            total = 0
+            for secret in secrets:
+                if not keep:
+                    smart.forget()
+                start = time.perf_counter()
+                total += play(SmartStrategy(lower, upper), secret)
+                elapsed += time.perf_counter() - start
+            timings.append(elapsed / total * 1e6)
+        rows.append((label, total / len(secrets), timings[0], timings[1]))
     return rows
 
 
@@ -272,8 +284,9 @@ def plot(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exact-max", type=int, default=100_000)
-    parser.add_argument("--sweep", default="1:1100", help="LO:HI, every N and every secret")
+    parser.add_argument("--exact-max", type=int, default=N_MAX)
+    parser.add_argument("--sweep", default="1:5000", help="LO:HI, every N and every secret")
+    parser.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="for --sweep")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "strategies.png")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -313,17 +326,19 @@ def main() -> None:
 
     lo, hi = (int(v) for v in args.sweep.split(":"))
     if hi >= lo:
-        missed = sweep(lo, hi)
+        missed = sweep(lo, hi, args.procs)
         print(
             f"\nevery N in {lo}..{hi}, every secret: contract held; "
             f"{len(missed)} N miss the IOI bound (by one guess): {missed}"
         )
 
-    print("\n| smart, range | guesses per game | µs per guess (judge included) |")
-    print("|---|---:|---:|")
-    for label, per_game, micros in per_guess_costs(rng):
-        print(f"| {label} | {per_game:.1f} | {micros:,.1f} |")
-    print(f"\nexact search of every N <= 11, once per process: {warm_up_seconds():.2f} s")
+    print(
+        "\n| smart, range | guesses per game | µs per guess, new range every game "
+        "| µs per guess, range seen before |"
+    )
+    print("|---|---:|---:|---:|")
+    for label, per_game, cold, warm in per_guess_costs(rng):
+        print(f"| {label} | {per_game:.1f} | {cold:,.1f} | {warm:,.1f} |")
     print(f"\n{args.out} written; {time.perf_counter() - began:.0f} s in all")
 
 

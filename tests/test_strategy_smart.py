@@ -5,7 +5,8 @@ guess (SPEC §2):
 
 * contract: at most ceil(log2 N) + 2 guesses, for every N up to 2**64;
 * goal: floor(log2(3N)) + 1 (the IOI 2010 full-score bound), met for every
-  N checked here except the few listed in :data:`KNOWN_GOAL_MISSES`;
+  N checked: all N up to 400 and the hardest N of every size class up to
+  2**14 exhaustively, every size class up to 2**64 against an adversary;
 * optimum: the exact minimax worst case for N <= 11.
 """
 
@@ -26,8 +27,9 @@ from guessgame.client import Client
 from guessgame.judge import Judge
 from guessgame.protocol import INT64_MAX, INT64_MIN, Decision, ErrorCode, ProtocolError
 from guessgame.records import Outcome
-from guessgame.strategies import DEFAULT_STRATEGY, STRATEGIES, SmartStrategy
-from guessgame.strategies.smart import EXACT_MAX
+from guessgame.strategies import DEFAULT_STRATEGY, STRATEGIES, SmartStrategy, smart
+from guessgame.strategies.measure import play_every_secret
+from guessgame.strategies.smart import ENDGAME
 
 #: Every N from 1 to this, every secret, lower bound 0.
 EXHAUSTIVE_MAX = 400
@@ -36,12 +38,6 @@ SHIFTED_MAX = 300
 
 #: The exact optimum (minimax over every secret) for N = 1..11.
 OPTIMUM = {1: 1, 2: 2, 3: 3, 4: 3, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4, 10: 4, 11: 5}
-
-#: N <= EXHAUSTIVE_MAX whose worst case is the goal plus one guess (no
-#: opening in tools/smart_openings.py reaches the goal for them). Keep it
-#: exact: the test fails on a new miss and on a miss that starts meeting
-#: the goal.
-KNOWN_GOAL_MISSES = frozenset({156, 157, 164})
 
 #: Ranges touching the ends of the signed 64-bit integers: N sampled.
 WALL_SIZES = [*range(1, 65), 100, 127, 128, 129, 156, 157, 164, 255, 256, 257, 300, 400]
@@ -126,18 +122,69 @@ def test_worst_case_within_the_contract_for_every_n() -> None:
 
 
 def test_exact_optimum_for_small_ranges() -> None:
-    assert max(OPTIMUM) == EXACT_MAX
     assert {n: worst_from_zero(n) for n in OPTIMUM} == OPTIMUM
 
 
-def test_goal_met_except_the_known_misses() -> None:
+def test_goal_met_for_every_n() -> None:
     misses = {
-        n: worst_from_zero(n) - goal(n)
-        for n in range(1, EXHAUSTIVE_MAX + 1)
-        if worst_from_zero(n) > goal(n) or n in KNOWN_GOAL_MISSES
+        n: worst_from_zero(n) for n in range(1, EXHAUSTIVE_MAX + 1) if worst_from_zero(n) > goal(n)
     }
-    # Every other N meets the goal; the known misses are one guess over.
-    assert misses == dict.fromkeys(sorted(KNOWN_GOAL_MISSES), 1)
+    assert misses == {}
+
+
+def hardest_sizes(max_bits: int) -> list[int]:
+    """Per goal level k, the N where the goal is tightest: the largest N
+    with goal(N) = k (3N just under 2**k) and its neighbours below, and the
+    smallest N with a larger contract (N just over a power of two)."""
+    out = set()
+    for k in range(4, max_bits + 1):
+        top = (2**k - 1) // 3
+        out |= {top, top - 1, top - 2, 2 ** (k - 2) + 1, 2 ** (k - 2) + 2}
+    return sorted(n for n in out if n >= 1)
+
+
+def test_goal_met_for_the_hardest_sizes_up_to_2_to_the_14() -> None:
+    # Every secret, by walking the decision tree (all games at once).
+    over = {}
+    for n in hardest_sizes(14):
+        counts = play_every_secret(SmartStrategy(0, n - 1), 0, n - 1)
+        if counts.worst > goal(n):
+            over[n] = (counts.worst, counts.worst_secret)
+    assert over == {}
+
+
+def adversary_then_every_secret(lower: int, upper: int, tail: int = 600) -> int:
+    """The worst case of a game on a range too large to play every secret:
+    the client answers so as to keep as many candidates as it can until at
+    most ``tail`` are left, then every one of those is played out."""
+    s = SmartStrategy(lower, upper)
+    low, high, prev = lower, upper, None
+    made: list[int] = []
+    while high - low + 1 > tail + len(made):
+        guess = s.next_guess()
+        made.append(guess)
+        decision = Decision.UNSURE
+        if prev is not None:
+            twice_mid = prev + guess
+            below = (low, min(high, (twice_mid - 1) // 2))
+            above = (max(low, twice_mid // 2 + 1), high)
+            keep_below = below[1] - below[0] >= above[1] - above[0]
+            low, high = below if keep_below else above
+            decision = Decision.WARMER if keep_below == (guess < prev) else Decision.COLDER
+        assert low <= high
+        s.observe(guess, decision)
+        prev = guess
+    left = [x for x in range(low, high + 1) if x not in made]
+    return play_every_secret(s, lower, upper, secrets=left, prev=prev, made=made).worst
+
+
+@pytest.mark.parametrize("where", ["zero", "int64 min", "int64 max"])
+def test_goal_met_against_an_adversary_up_to_2_to_the_64(where: str) -> None:
+    for n in [*hardest_sizes(66), HUGE]:
+        if n < 2**15 or n > HUGE:
+            continue
+        lower = {"zero": 0, "int64 min": INT64_MIN, "int64 max": INT64_MAX - n + 1}[where]
+        assert adversary_then_every_secret(lower, lower + n - 1) <= goal(n), n
 
 
 def test_never_below_the_information_bound() -> None:
@@ -235,7 +282,8 @@ def test_property_worst_within_contract(bounds: tuple[int, int], data: st.DataOb
 
 
 def snapshot(s: SmartStrategy) -> tuple[Any, ...]:
-    return (s.lower, s.upper, s.a, s.b, s.prev, s.reported, frozenset(s.guessed), s._mask)
+    state = (s.lower, s.upper, s.a, s.b, s.prev, s.reported, frozenset(s.guessed))
+    return (*state, s._planned, s._asked, id(s._node))
 
 
 def expect_no_candidates(s: SmartStrategy) -> None:
@@ -330,7 +378,7 @@ def test_first_report_carries_no_information() -> None:
 
 
 @pytest.mark.parametrize(
-    "lower,upper", [(0, 4), (0, EXACT_MAX - 1), (0, EXACT_MAX), (0, 10**6), (INT64_MIN, INT64_MAX)]
+    "lower,upper", [(0, 4), (0, ENDGAME - 1), (0, ENDGAME), (0, 10**6), (INT64_MIN, INT64_MAX)]
 )
 def test_contradiction_ends_in_no_candidates(lower: int, upper: int) -> None:
     s = SmartStrategy(lower, upper)
@@ -348,7 +396,7 @@ def test_contradiction_ends_in_no_candidates(lower: int, upper: int) -> None:
 
 
 def test_every_number_guessed_then_no_candidates() -> None:
-    for n in (1, 2, 5, EXACT_MAX, EXACT_MAX + 1, 40):
+    for n in (1, 2, 5, ENDGAME, ENDGAME + 1, 40):
         s = SmartStrategy(-n, -1)
         guesses = [s.next_guess() for _ in range(n)]  # never reported
         assert sorted(guesses) == list(range(-n, 0))
@@ -414,3 +462,61 @@ def test_seed_client_wins_the_demo_games(server: Any) -> None:
         assert record.outcome is Outcome.WON
         assert record.guess_count <= 5
         assert record.guesses[-1][1] is Decision.CORRECT
+
+
+# -- the memo of games played ------------------------------------------------
+
+
+def test_the_memo_replays_the_same_games(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cold, warm, and too small to hold one game (it starts afresh every few
+    # nodes): the same guesses; a shifted range replays them shifted.
+    n = 300
+    memo = smart._Memo(budget=1 << 13)
+    monkeypatch.setattr(smart, "_GAMES", memo)
+    cold = [play(0, n - 1, secret) for secret in range(n)]
+    assert memo.nodes > n
+    warm = [play(0, n - 1, secret) for secret in range(n)]
+    smart._SEARCHED.clear()
+    monkeypatch.setattr(smart, "_GAMES", smart._Memo(budget=3))
+    tiny = [play(0, n - 1, secret) for secret in range(n)]
+    shifted = [[g - 10**12 for g in play(10**12, 10**12 + n - 1, 10**12 + s)] for s in range(n)]
+    assert cold == warm == tiny == shifted
+
+
+def test_the_memo_follows_unreported_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    def game() -> list[int]:
+        s = SmartStrategy(0, 999)
+        judge = Judge(637)
+        guesses = []
+        for step in range(100):
+            guess = s.next_guess()
+            guesses.append(guess)
+            if step % 3 == 1 and guess != judge.secret:
+                continue  # left unreported
+            decision = judge.judge(guess)
+            if decision is Decision.CORRECT:
+                return guesses
+            s.observe(guess, decision)
+        raise AssertionError(guesses)
+
+    monkeypatch.setattr(smart, "_GAMES", smart._Memo(budget=1 << 13))
+    first = game()
+    second = game()  # from the memo
+    smart._SEARCHED.clear()
+    monkeypatch.setattr(smart, "_GAMES", smart._Memo(budget=1 << 13))
+    assert first == second == game()
+    assert len(first) > contract(1000)  # the unreported guesses did cost
+
+
+def test_fork_is_independent() -> None:
+    s = SmartStrategy(0, 99)
+    s.observe(s.next_guess(), Decision.UNSURE)
+    twin = s.fork()
+    guess = s.next_guess()
+    assert twin.next_guess() == guess  # the same state, the same choice
+    s.observe(guess, Decision.WARMER)
+    twin.observe(guess, Decision.COLDER)
+    assert (s.a, s.b) != (twin.a, twin.b)
+    assert s.guessed == twin.guessed == {s.prev, 99 // 9}
+    s.next_guess()
+    assert s.guessed != twin.guessed

@@ -8,56 +8,136 @@ candidates ``[a, b]`` at their centre the next guess must be the reflection
 ``a + b - P``, and near the ends of the range that reflection falls outside
 it. How the guesser copes with those walls decides its worst case.
 
-This strategy:
+Halving by reflection, started from a previous guess at ``P``, never guesses
+below ``a - |P - (a + 2L/3)|`` nor above ``b + |P - (a + L/3)|`` (``L = b - a``):
+candidates lying against the lower wall are halved to the end without
+touching it when ``P`` is two thirds of the way from that wall, and those
+against the upper wall when ``P`` is one third of the way. A state that
+satisfies this is *free*. The strategy:
 
-* opens at the lower wall, then guesses the middle of the range (or, for
-  the sizes in :data:`SECOND_GUESS_OFFSETS`, a neighbour of it), which puts
-  the threshold at a quarter: the larger part lies against the far wall
-  with the previous guess two thirds of the way along it, a shape in which
-  plain reflection keeps fitting inside the range;
-* then reflects, choosing among the reflection and its neighbours the
-  legal guess (in range, never a repeat) whose worst part is smallest;
-* when no legal guess can split the candidates (they lie against a wall and
-  the previous guess is far), spends one guess inside them, two thirds of
-  the way from the wall, to restore that shape;
-* plays ranges of up to :data:`EXACT_MAX` numbers by exact minimax search,
-  which is optimal.
+* opens at one ninth of the range and then guesses five ninths: the
+  threshold falls at one third, the upper two thirds lie against the upper
+  wall with the previous guess one third of the way along them (free), and
+  the lower third costs one guess to reposition before it is free too.
+  Two thirds of N must fit in the guesses left after two, and one third in
+  one fewer: N <= 3/8 * 2**k for k guesses, above the IOI bound
+  2**k / 3 — the room the integer rounding below needs;
+* then reflects whenever the reflection is a legal guess (in range, never a
+  repeat);
+* otherwise chooses, among the clamped reflection, its neighbours and the
+  guesses that make the candidates free, the one whose worse part is
+  cheapest, a part costing ``log2(count + 1)`` guesses when free and one
+  guess more when it must be repositioned first;
+* with at most :data:`ENDGAME` candidates left, searches the rest of the
+  game exhaustively (:func:`endgame_guess`): the integer effects the
+  continuous picture above ignores — an exact reflection that was guessed
+  before, a wall one number too near, the midpoint's own UNSURE answer —
+  are all decided by search, and small ranges are played optimally.
 
-Worst case (checked exhaustively for every N up to 4,400 and every secret,
-and on samples up to 2**64): at most ``ceil(log2 N) + 2`` guesses; the IOI
-bound ``floor(log2(3N)) + 1`` for all but 53 N up to 2,200 (see
-docs/strategies.md). Each guess
-costs O(1) time and memory (plus O(guesses so far) to step over earlier
-guesses); integers are exact at any size.
+Worst case, checked exhaustively for every N up to 5,000 and every secret
+and on samples up to 2**64 (see docs/strategies.md): within the IOI bound
+``floor(log2(3N)) + 1``, itself within the contract ``ceil(log2 N) + 2``;
+the exact optimum for N <= 11. Each guess costs O(1) time and memory, plus
+O(guesses so far) to step over earlier guesses; the endgame search is
+bounded by :data:`ENDGAME` and remembered in a bounded cache shared by all
+games; integers are exact at any size.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import random
-from functools import lru_cache
+from collections.abc import Iterator
+from typing import Any
 
 from ..protocol import Decision
-from . import _openings
 from .base import no_candidates
 
-__all__ = ["EXACT_MAX", "SmartStrategy"]
+__all__ = ["ENDGAME", "SmartStrategy", "endgame_guess", "forget"]
 
-#: Ranges up to this size are played by exact minimax search (optimal: 1, 2,
-#: 3, 3, 3, 4, 4, 4, 4, 4, 5 guesses for N = 1..11). The search over every
-#: state of an 11-number game takes about 0.15 s once per process;
-#: :func:`warm_up` does it ahead of time.
-EXACT_MAX = 11
+#: From this many candidates down, the game is searched exhaustively.
+ENDGAME = 16
 
-#: Range sizes whose second guess is a neighbour of the middle: with the
-#: middle itself these N miss the goal floor(log2(3N)) + 1 by one guess.
-#: Made by ``tools/smart_openings.py`` (exhaustive over every secret).
-SECOND_GUESS_OFFSETS = _openings.SECOND_GUESS_OFFSETS
+#: Ranges up to this many numbers are small enough that the endgame search
+#: tries every number in them, not only the guesses that place a threshold.
+_SMALL_RANGE = 64
+
+
+#: Keys of a memo node besides the reports: the guess made there (as an
+#: offset from the lower bound), the plan's depth after it, and the next
+#: guess asked for before a report.
+_GUESS = "guess"
+_PLANNED = "planned"
+_AGAIN = "again"
+
+_Node = dict[object, Any]
+
+
+class _Memo:
+    """The games played so far, as one decision tree per range size.
+
+    The strategy is deterministic and plays every range of a size the same
+    way, shifted, so its guess is a function of the size and of what the
+    client said so far: a node maps each report (or :data:`_AGAIN`) to the
+    next node and :data:`_GUESS` to the guess made there. A server playing
+    the same ranges over and over finds most guesses here. Bounded: past
+    :attr:`budget` nodes it starts afresh (games under way keep their own
+    branches). Only dict operations, atomic under the GIL: safe to share
+    between threads.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nodes = 0
+        self.trees: dict[int, _Node] = {}
+
+    def root(self, size: int) -> _Node:
+        tree = self.trees.get(size)
+        if tree is None:
+            tree = self.trees[size] = self._new()
+        return tree
+
+    def child(self, node: _Node, event: object) -> _Node:
+        found = node.get(event)
+        if found is None:
+            found = node[event] = self._new()
+        return found
+
+    def _new(self) -> _Node:
+        self.nodes += 1
+        if self.nodes > self.budget:
+            self.trees.clear()
+            self.nodes = 1
+        return {}
+
+
+_GAMES = _Memo(budget=1 << 13)
+
+
+def forget() -> None:
+    """Empty the memo of games played and of endgames searched, as in a
+    fresh process."""
+    _GAMES.trees.clear()
+    _GAMES.nodes = 0
+    _SEARCHED.clear()
 
 
 class SmartStrategy:
     """Uses the warmer/colder reports; see the module's documentation."""
 
-    __slots__ = ("lower", "upper", "a", "b", "prev", "reported", "guessed", "_mask")
+    __slots__ = (
+        "lower",
+        "upper",
+        "a",
+        "b",
+        "prev",
+        "reported",
+        "guessed",
+        "_planned",
+        "_node",
+        "_asked",
+    )
 
     name = "smart"
 
@@ -71,28 +151,38 @@ class SmartStrategy:
         self.prev: int | None = None
         self.reported = 0
         self.guessed: set[int] = set()
-        #: Small ranges: the exact candidate set as a bit mask of offsets.
-        self._mask = (1 << (upper - lower + 1)) - 1 if upper - lower < EXACT_MAX else -1
+        #: In the endgame: the guesses the searched plan needs from here on.
+        self._planned: int | None = None
+        #: Where this game is in the memo of games on ranges of its size.
+        self._node = _GAMES.root(upper - lower + 1)
+        #: A guess is out and not reported yet.
+        self._asked = False
 
     # -- the Strategy interface -------------------------------------------
 
     def next_guess(self) -> int:
-        guess = self._exact_guess() if self._mask >= 0 else self._guess()
+        node = _GAMES.child(self._node, _AGAIN) if self._asked else self._node
+        if _GUESS in node:
+            guess: int = self.lower + node[_GUESS]
+            self._planned = node[_PLANNED]
+        else:
+            guess = self._guess()  # may raise NO_CANDIDATES: nothing changed yet
+            node[_GUESS] = guess - self.lower
+            node[_PLANNED] = self._planned
+        self._node = node
+        self._asked = True
         self.guessed.add(guess)
         return guess
 
     def observe(self, guess: int, decision: Decision) -> None:
+        self._asked = False
+        self._node = _GAMES.child(self._node, decision)
         prev = self.prev
         self.prev = guess
         self.reported += 1
         if decision is Decision.CORRECT or prev is None:
             # The first report has nothing to compare with: whatever it says,
             # it carries no information (an honest client says UNSURE).
-            return
-        if self._mask >= 0:
-            self._mask &= _consistent_mask(
-                self.upper - self.lower + 1, prev - self.lower, guess - self.lower, decision
-            )
             return
         a, b = self.a, self.b
         twice_mid = prev + guess
@@ -109,167 +199,331 @@ class SmartStrategy:
             b = min(b, below)
         self.a, self.b = a, b
 
-    # -- large ranges -----------------------------------------------------
+    def fork(self) -> SmartStrategy:
+        """An independent copy of this game in its current state (to explore
+        what each report would lead to, as :mod:`.measure` does)."""
+        twin = copy.copy(self)
+        twin.guessed = set(self.guessed)
+        return twin
+
+    # -- choosing -----------------------------------------------------------
 
     def _guess(self) -> int:
         guessed = self.guessed
         a, b = self.a, self.b
-        if a in guessed or b in guessed:
-            while a <= b and a in guessed:
-                a += 1
-            while a <= b and b in guessed:
-                b -= 1
-            if a > b:
-                raise no_candidates("no number is consistent with the reports")
-            self.a, self.b = a, b
-        if a >= b:
-            if a == b:
-                return a
+        while a <= b and a in guessed:
+            a += 1
+        while a <= b and b in guessed:
+            b -= 1
+        if a > b:
             raise no_candidates("no number is consistent with the reports")
-        prev = self.prev
-        lower = self.lower
+        self.a, self.b = a, b
+        if b - a < ENDGAME + len(guessed):
+            candidates = tuple(x for x in range(a, b + 1) if x not in guessed)
+            if len(candidates) <= ENDGAME:
+                guess, depth = endgame_guess(
+                    candidates, self.prev, self.lower, self.upper, guessed, self._planned
+                )
+                self._planned = depth - 1
+                return guess
+        lower, upper, prev = self.lower, self.upper, self.prev
+        size = upper - lower + 1
+        first = lower + size // 9
         if prev is None:
-            # Nothing to compare with yet: open at the wall (or, after
-            # unreported guesses, the lowest number still open).
-            return lower if lower not in guessed else a
-        if self.reported == 1 and prev == lower:
-            size = self.upper - lower + 1
-            second = lower + size // 2 + SECOND_GUESS_OFFSETS.get(size, 0)
+            # The opening, or (after unreported guesses) the lowest number
+            # still open: nothing to compare with yet.
+            return first if first not in guessed else a
+        if self.reported == 1 and prev == first:
+            third = (size + 1) // 3
+            second = lower + third + (size - third) // 3
             if second not in guessed:
                 return second
-        # The exact reflection puts the threshold at the centre of [a, b]:
-        # with two candidates or more it always splits them, and no other
-        # guess splits them more evenly.
         reflection = a + b - prev
-        if lower <= reflection <= self.upper and reflection != prev and reflection not in guessed:
+        if lower <= reflection <= upper and reflection != prev and reflection not in guessed:
             return reflection
-        guess = self._reflect(prev)
-        return guess if guess is not None else self._reposition()
+        return self._best_nearby(a, b, prev)
 
-    def _reflect(self, prev: int) -> int | None:
-        """The legal guess near the reflection of ``prev`` about the centre of
-        the candidates whose larger part is smallest, or None if no legal
-        guess splits them."""
-        a, b, lower, upper, guessed = self.a, self.b, self.lower, self.upper, self.guessed
-        size = b - a + 1
-        centre2 = a + b
-        reflection = centre2 - prev
-        best: tuple[int, int] | None = None
-        best_guess = None
-        for shift in (0, 1, -1, 2, -2):
-            base = min(max(reflection + shift, lower), upper)
-            for nudge in (0, 1, -1, 2, -2):
-                guess = base + nudge
-                if not lower <= guess <= upper or guess in guessed or guess == prev:
-                    continue
-                largest = _largest_part(a, b, prev, guess)
-                if largest >= size and not a <= guess <= b:
-                    continue  # learns nothing
-                score = (largest, abs(prev + guess - centre2))
-                if best is None or score < best:
-                    best, best_guess = score, guess
-        if best is not None and best[0] < size:
-            return best_guess
-        return None
-
-    def _reposition(self) -> int:
-        """Candidates against a wall, the previous guess out of reach: spend a
-        guess inside them, two thirds of the way from the nearer wall."""
-        a, b, lower, upper, guessed = self.a, self.b, self.lower, self.upper, self.guessed
-        if a - lower <= upper - b:
-            target = lower + (2 * (b - lower) + 1) // 3
-        else:
-            target = upper - (2 * (upper - a) + 1) // 3
-        target = min(max(target, a), b)
-        # Only guessed numbers are taken: at most len(guessed) steps.
-        for distance in range(b - a + 1):
-            for guess in (target + distance, target - distance):
-                if a <= guess <= b and guess not in guessed:
-                    return guess
-        raise no_candidates("no number is consistent with the reports")
-
-    # -- small ranges: exact minimax ----------------------------------------
-
-    def _exact_guess(self) -> int:
-        size = self.upper - self.lower + 1
-        guessed = 0
-        for g in self.guessed:
-            guessed |= 1 << (g - self.lower)
-        candidates = self._mask & ~guessed
-        if not candidates:
-            raise no_candidates("no number is consistent with the reports")
-        prev = None if self.prev is None else self.prev - self.lower
-        _, offset = _minimax(size, candidates, prev, guessed)
-        return self.lower + offset
+    def _best_nearby(self, a: int, b: int, prev: int) -> int:
+        """The reflection is not a legal guess: the cheapest of the clamped
+        reflection, its neighbours and the guesses that make [a, b] free."""
+        lower, upper, guessed = self.lower, self.upper, self.guessed
+        clamped = min(max(a + b - prev, lower), upper)
+        options = [clamped, clamped + 1, clamped - 1, clamped + 2, clamped - 2]
+        # A previous guess p with low <= 3p <= high makes [a, b] free.
+        span = b - a
+        low = max(3 * a + 2 * span - 3 * (a - lower), 3 * a + span - 3 * (upper - b))
+        high = min(3 * a + 2 * span + 3 * (a - lower), 3 * a + span + 3 * (upper - b))
+        if low <= high:
+            middle = (low + high) // 6
+            options += [middle, middle + 1, -(-low // 3), high // 3]
+        best_cost = best = None
+        for guess in options:
+            if not lower <= guess <= upper or guess in guessed or guess == prev:
+                continue
+            cost = _split_cost(a, b, prev, guess, lower, upper, guessed)
+            if cost is not None and (best_cost is None or cost < best_cost):
+                best_cost, best = cost, guess
+        if best is not None:
+            return best
+        # Nothing near splits anything: any open candidate teaches something.
+        for guess in range(a, b + 1):
+            if guess not in guessed:
+                return guess
+        raise no_candidates("no number is consistent with the reports")  # pragma: no cover
 
 
-def _largest_part(a: int, b: int, prev: int, guess: int) -> int:
-    """How many of ``[a, b]`` lie on the larger side of the midpoint of
-    ``prev`` and ``guess`` (the guess itself counted)."""
+def _split_cost(
+    a: int, b: int, prev: int, guess: int, lower: int, upper: int, guessed: set[int]
+) -> float | None:
+    """The estimated guesses still needed after ``guess`` (the worse part), or
+    None when it teaches nothing."""
     twice_mid = prev + guess
-    below = min(b, (twice_mid - 1) // 2) - a + 1
-    above = b - max(a, twice_mid // 2 + 1) + 1
-    return max(below, above, 0)
-
-
-def _consistent_mask(size: int, prev: int, guess: int, decision: Decision) -> int:
-    """Offsets ``s`` in ``range(size)`` consistent with ``decision`` on ``guess``
-    after ``prev`` (all as offsets from the lower bound)."""
-    mask = 0
-    for s in range(size):
-        d_guess, d_prev = abs(guess - s), abs(prev - s)
-        if d_guess == 0:
-            said = Decision.CORRECT
-        elif d_guess == d_prev:
-            said = Decision.UNSURE
-        elif d_guess < d_prev:
-            said = Decision.WARMER
-        else:
-            said = Decision.COLDER
-        if said is decision:
-            mask |= 1 << s
-    return mask
-
-
-@lru_cache(maxsize=1 << 16)
-def _minimax(size: int, candidates: int, prev: int | None, guessed: int) -> tuple[int, int]:
-    """(worst-case guesses, best guess) for the exact state of a small game.
-
-    ``candidates`` and ``guessed`` are bit masks of offsets; ``prev`` is the
-    previously reported guess (None before the first report, when a guess
-    can only be right or not).
-    """
-    best, best_guess = size + 2, -1
-    for guess in range(size):
-        if guessed >> guess & 1:
+    progress = a <= guess <= b
+    worst = 0.0
+    for low, high in ((a, min(b, (twice_mid - 1) // 2)), (max(a, twice_mid // 2 + 1), b)):
+        while low <= high and (low in guessed or low == guess):
+            low += 1
+        while low <= high and (high in guessed or high == guess):
+            high -= 1
+        if low > high:
             continue
-        groups = [0, 0, 0]  # unsure, warmer, colder
-        for s in range(size):
-            if s == guess or not candidates >> s & 1:
-                continue
-            if prev is None:
-                groups[0] |= 1 << s
-                continue
-            d_guess, d_prev = abs(guess - s), abs(prev - s)
-            groups[0 if d_guess == d_prev else 1 if d_guess < d_prev else 2] |= 1 << s
-        worst = 0
-        after = guessed | 1 << guess
-        for group in groups:
-            if not group:
-                continue
-            if group == candidates:  # a guess that teaches nothing
-                worst = best
-                break
-            worst = max(worst, _minimax(size, group, guess, after)[0])
-            if worst + 1 >= best:
-                break
-        if worst + 1 < best:
-            best, best_guess = worst + 1, guess
-    return best, best_guess
+        if (low, high) != (a, b):
+            progress = True
+        worst = max(worst, _cost(low, high, guess, lower, upper))
+    if twice_mid % 2 == 0 and a <= twice_mid // 2 <= b:
+        progress = True
+        worst = max(worst, 1.0)
+    return worst if progress else None
 
 
-def warm_up() -> None:
-    """Search every small game ahead of time (about 0.3 s), so that no
-    player's first game of a small range waits for it."""
-    for size in range(1, EXACT_MAX + 1):
-        _minimax(size, (1 << size) - 1, None, 0)
+def _cost(a: int, b: int, prev: int, lower: int, upper: int) -> float:
+    """Guesses needed for [a, b] after ``prev``: log2(count + 1) when halving
+    by reflection stays within the walls (one number of rounding allowed),
+    one more when a guess must first reposition, two when even that cannot
+    make it free."""
+    span = b - a
+    bits = math.log2(span + 2)
+    if (
+        abs(3 * (prev - a) - 2 * span) <= 3 * (a - lower) + 3
+        and abs(3 * (prev - a) - span) <= 3 * (upper - b) + 3
+    ):
+        return bits
+    if 3 * (a - lower + upper - b) >= span:
+        return 1 + bits
+    return 2 + bits
+
+
+# -- the endgame: exhaustive search ------------------------------------------
+
+#: Where the search may guess: three windows, (low, high) each, flattened.
+_Zones = tuple[int, int, int, int, int, int]
+_Parts = list[tuple[int, ...]]
+
+#: Searched endgame states -> a guess that finishes in time, or None. Shared
+#: by every game; cleared when full (plain dict operations: thread-safe).
+_SEARCHED: dict[tuple[Any, ...], int | None] = {}
+_SEARCHED_SIZE = 1 << 11
+
+
+def endgame_guess(
+    candidates: tuple[int, ...],
+    prev: int | None,
+    lower: int,
+    upper: int,
+    guessed: set[int],
+    planned: int | None = None,
+) -> tuple[int, int]:
+    """The first guess of a shortest worst case for the given candidates
+    (sorted, none guessed), found by exhaustive search over the guesses that
+    can make a difference, and that worst case in guesses.
+
+    ``planned``: the depth an earlier search found for this state (it
+    checked then that every report leaves a state solvable in time): the
+    search starts there rather than at the lower bound, and finds the
+    checked plan in its cache.
+    """
+    # The search guesses near the candidates, near the previous guess, or
+    # near the mirror image of the candidates about it (each guess places
+    # a threshold among the candidates, so the next one lies near the
+    # mirror image of the candidates about it, and so on). Confined to those
+    # windows, it needs only the earlier guesses that lie in them.
+    first, last = candidates[0], candidates[-1]
+    reach = 16 * (last - first + 2)
+    low0, high0 = max(first - reach, lower), min(last + reach, upper)
+    if prev is None:
+        low1 = low2 = 1
+        high1 = high2 = 0
+    else:
+        mirror = 2 * first - prev
+        low1, high1 = max(prev - reach, lower), min(prev + reach, upper)
+        low2, high2 = max(mirror - reach, lower), min(mirror + 2 * (last - first) + reach, upper)
+    zones = (low0, high0, low1, high1, low2, high2)
+    near = frozenset(
+        g for g in guessed if low0 <= g <= high0 or low1 <= g <= high1 or low2 <= g <= high2
+    )
+    depth = _lower_bound(candidates, prev) if planned is None else max(planned, 1)
+    while True:
+        guess = _search(candidates, prev, depth, zones, near)
+        if guess is not None:
+            return guess, depth
+        depth += 1
+
+
+def _lower_bound(candidates: tuple[int, ...], prev: int | None) -> int:
+    """The depth to start searching at: fewest guesses that can find any of
+    the candidates. A guess answers "correct", "unsure" (one number) or one of
+    two sides; before the first report only "correct" or not.
+
+    With the previous guess farther from the candidates than they span, a
+    guess among them splits nothing and one outside them leaves the part on
+    the previous guess's side with the new previous guess far again: halving,
+    2**d - 1 candidates in d guesses, is the best there (up to contrived
+    patterns of guessed numbers among the candidates), and starting there
+    spares the search a slow failure. Where that is not quite the best, the
+    plan is one guess longer than it could be, never wrong.
+    """
+    count = len(candidates)
+    if count == 1:
+        return 1
+    span = candidates[-1] - candidates[0]
+    if prev is not None and not candidates[0] - span <= prev <= candidates[-1] + span:
+        return count.bit_length()
+    depth = 2
+    while (1 + _capacity(depth - 1) if prev is None else _capacity(depth)) < count:
+        depth += 1
+    return depth
+
+
+def _capacity(depth: int) -> int:
+    """The most candidates ``depth`` guesses can tell apart: 1, 4, 10, 22..."""
+    return 3 * (1 << (depth - 1)) - 2
+
+
+def _search(
+    candidates: tuple[int, ...],
+    prev: int | None,
+    depth: int,
+    zones: _Zones,
+    guessed: frozenset[int],
+) -> int | None:
+    """A guess after which every candidate is found within ``depth`` guesses
+    in all, or None."""
+    count = len(candidates)
+    if count == 1:
+        return candidates[0]
+    if depth < 2 or count > _capacity(depth):
+        return None
+    key = (candidates, prev, depth, zones, guessed)
+    try:
+        return _SEARCHED[key]
+    except KeyError:
+        pass
+    found = None
+    room = _capacity(depth - 1)
+    for guess, parts in _options(candidates, prev, zones, guessed, room):
+        after = guessed | {guess}
+        if all(_search(part, guess, depth - 1, zones, after) is not None for part in parts):
+            found = guess
+            break
+    if len(_SEARCHED) >= _SEARCHED_SIZE:
+        _SEARCHED.clear()
+    _SEARCHED[key] = found
+    return found
+
+
+def _options(
+    candidates: tuple[int, ...],
+    prev: int | None,
+    zones: _Zones,
+    guessed: frozenset[int],
+    room: int,
+) -> Iterator[tuple[int, _Parts]]:
+    """The guesses worth trying, each with the parts it splits the other
+    candidates into (none over ``room``), most even split first."""
+    seen: set[int] = set()
+
+    low, high, low1, high1, low2, high2 = zones
+
+    def legal(guess: int) -> bool:
+        if guess in seen or guess in guessed or guess == prev:
+            return False
+        seen.add(guess)
+        return low <= guess <= high or low1 <= guess <= high1 or low2 <= guess <= high2
+
+    first, last = candidates[0], candidates[-1]
+    if prev is None or high - low < _SMALL_RANGE:
+        # Few numbers in reach (or no report yet): try each of them.
+        pool = range(low, high + 1) if high - low < _SMALL_RANGE else candidates
+        scored = []
+        for guess in pool:
+            if not legal(guess):
+                continue
+            parts = _split(candidates, prev, guess)
+            if parts is None:
+                continue
+            largest = max(map(len, parts), default=0)
+            if largest <= room:
+                centre2 = 2 * guess if prev is None else guess + prev
+                scored.append((largest, abs(centre2 - first - last), guess, parts))
+        scored.sort(key=lambda item: item[:3])
+        for _, _, guess, parts in scored:
+            yield guess, parts
+        return
+    # Thresholds on a candidate or between two neighbours: every guess that
+    # places the threshold there splits the candidates the same way (a guess
+    # on each side of the middle of a gap, too). Outwards from the middle
+    # slot, so the most even splits come first.
+    count = len(candidates)
+    members = set(candidates)
+    middle = count - 1
+    for distance in range(count):
+        for slot in (middle - distance, middle + distance) if distance else (middle,):
+            i = (slot + 1) // 2  # slot 2i: on candidate i; slot 2i - 1: just below it
+            if slot % 2 == 0:
+                if max(i, count - 1 - i) > room:
+                    continue
+                guesses: tuple[int, ...] = (2 * candidates[i] - prev,)
+                parts = [candidates[:i], candidates[i + 1 :], candidates[i : i + 1]]
+            else:
+                if max(i, count - i) > room:
+                    continue
+                mirror = candidates[i - 1] + candidates[i] - prev
+                wide = candidates[i] - candidates[i - 1] > 1
+                guesses = (mirror, mirror - 1, mirror + 1) if wide else (mirror,)
+                parts = [candidates[:i], candidates[i:]]
+            for guess in guesses:
+                if not legal(guess):
+                    continue
+                if guess in members:
+                    others = (tuple(c for c in part if c != guess) for part in parts)
+                    yield guess, [part for part in others if part]
+                else:
+                    yield guess, [part for part in parts if part]
+    # Guesses among the candidates: they may split nothing, but one of them
+    # may be the secret.
+    for guess in candidates:
+        if legal(guess):
+            parts = _split(candidates, prev, guess)
+            if parts is not None and max(map(len, parts), default=0) <= room:
+                yield guess, parts
+
+
+def _split(candidates: tuple[int, ...], prev: int | None, guess: int) -> _Parts | None:
+    """The candidates other than ``guess`` grouped by the report they give,
+    or None if ``guess`` teaches nothing."""
+    others = tuple(c for c in candidates if c != guess)
+    if prev is None:
+        return [others] if others else []
+    warmer, colder, unsure = [], [], []
+    for c in others:
+        d_guess, d_prev = abs(guess - c), abs(prev - c)
+        if d_guess < d_prev:
+            warmer.append(c)
+        elif d_guess > d_prev:
+            colder.append(c)
+        else:
+            unsure.append(c)
+    parts = [tuple(p) for p in (warmer, colder, unsure) if p]
+    if len(parts) == 1 and len(parts[0]) == len(candidates):
+        return None
+    return parts
