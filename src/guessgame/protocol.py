@@ -45,7 +45,6 @@ INT64_MAX = 2**63 - 1
 _INT64_DIGITS = len(str(INT64_MIN)) - 1
 
 
-
 class Lang(enum.Enum):
     """The vocabulary a party speaks: the seed's Korean or the book's English."""
 
