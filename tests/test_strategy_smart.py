@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Iterable
 from functools import cache
@@ -520,3 +521,23 @@ def test_fork_is_independent() -> None:
     assert s.guessed == twin.guessed == {s.prev, 99 // 9}
     s.next_guess()
     assert s.guessed != twin.guessed
+
+
+def test_games_in_threads_share_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The threaded server plays games side by side: the memo is shared and
+    # may even start afresh under them (a small budget here).
+    n = 150
+    alone = [play(0, n - 1, secret) for secret in range(n)]
+    smart._SEARCHED.clear()
+    monkeypatch.setattr(smart, "_GAMES", smart._Memo(budget=500))
+    results: dict[int, list[list[int]]] = {}
+
+    def worker(k: int) -> None:
+        results[k] = [play(0, n - 1, secret) for secret in range(n)]
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[k] for k in range(4)] == [alone] * 4

@@ -64,11 +64,10 @@ ENDGAME = 16
 _SMALL_RANGE = 64
 
 
-#: Keys of a memo node besides the reports: the guess made there (as an
-#: offset from the lower bound), the plan's depth after it, and the next
-#: guess asked for before a report.
+#: Keys of a memo node besides the reports: the guess made there (its offset
+#: from the lower bound, and the endgame plan's depth after it), and the
+#: next guess asked for before a report.
 _GUESS = "guess"
-_PLANNED = "planned"
 _AGAIN = "again"
 
 _Node = dict[object, Any]
@@ -162,13 +161,13 @@ class SmartStrategy:
 
     def next_guess(self) -> int:
         node = _GAMES.child(self._node, _AGAIN) if self._asked else self._node
-        if _GUESS in node:
-            guess: int = self.lower + node[_GUESS]
-            self._planned = node[_PLANNED]
+        known = node.get(_GUESS)
+        if known is not None:
+            offset, self._planned = known
+            guess: int = self.lower + offset
         else:
             guess = self._guess()  # may raise NO_CANDIDATES: nothing changed yet
-            node[_GUESS] = guess - self.lower
-            node[_PLANNED] = self._planned
+            node[_GUESS] = (guess - self.lower, self._planned)
         self._node = node
         self._asked = True
         self.guessed.add(guess)
