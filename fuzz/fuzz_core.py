@@ -111,7 +111,12 @@ def core_state(conn: ServerConnection) -> tuple[object, ...]:
         conn._secret,
         tuple(conn._guesses),
         id(strategy),
-        sorted((k, repr(v)) for k, v in fields.items() if not isinstance(v, random.Random)),
+        # A strategy's place in a memo shared by all games: by identity.
+        sorted(
+            (k, f"id {id(v)}" if isinstance(v, dict) else repr(v))
+            for k, v in fields.items()
+            if not isinstance(v, random.Random)
+        ),
         conn.config.rng.getstate(),
     )
 

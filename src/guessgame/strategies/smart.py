@@ -9,19 +9,20 @@ candidates ``[a, b]`` at their centre the next guess must be the reflection
 it. How the guesser copes with those walls decides its worst case.
 
 Halving by reflection, started from a previous guess at ``P``, never guesses
-below ``a - |P - (a + 2L/3)|`` nor above ``b + |P - (a + L/3)|`` (``L = b - a``):
-candidates lying against the lower wall are halved to the end without
-touching it when ``P`` is two thirds of the way from that wall, and those
-against the upper wall when ``P`` is one third of the way. A state that
-satisfies this is *free*. The strategy:
+below ``a - |P - (a + 2L/3)|`` nor above ``b + |P - (a + L/3)|`` (``L = b - a``;
+exact in the limit of large ranges, integer rounding moves it by a number
+or so): candidates lying against the lower wall are halved to the end
+without touching it when ``P`` is two thirds of the way from that wall, and
+those against the upper wall when ``P`` is one third of the way. A state
+that satisfies this is *free*. The strategy:
 
 * opens at one ninth of the range and then guesses five ninths: the
   threshold falls at one third, the upper two thirds lie against the upper
   wall with the previous guess one third of the way along them (free), and
   the lower third costs one guess to reposition before it is free too.
   Two thirds of N must fit in the guesses left after two, and one third in
-  one fewer: N <= 3/8 * 2**k for k guesses, above the IOI bound
-  2**k / 3 — the room the integer rounding below needs;
+  one fewer: N <= 3/8 * 2**k for k guesses, an eighth more than the IOI
+  bound's 2**k / 3;
 * then reflects whenever the reflection is a legal guess (in range, never a
   repeat);
 * otherwise chooses, among the clamped reflection, its neighbours and the
@@ -29,18 +30,22 @@ satisfies this is *free*. The strategy:
   cheapest, a part costing ``log2(count + 1)`` guesses when free and one
   guess more when it must be repositioned first;
 * with at most :data:`ENDGAME` candidates left, searches the rest of the
-  game exhaustively (:func:`endgame_guess`): the integer effects the
-  continuous picture above ignores — an exact reflection that was guessed
-  before, a wall one number too near, the midpoint's own UNSURE answer —
-  are all decided by search, and small ranges are played optimally.
+  game exhaustively (:func:`endgame_guess`). That eighth of room is at least
+  one candidate per branch only from 2**5 candidates up; below, a branch of
+  2**j - 1 candidates has exactly j guesses, and an exact reflection that
+  was guessed before, or a wall one number too near, would cost one. The
+  search sees those and plans around them, and plays small ranges
+  optimally (it tries every number when the range has at most 64).
 
-Worst case, checked exhaustively for every N up to 5,000 and every secret
-and on samples up to 2**64 (see docs/strategies.md): within the IOI bound
+Worst case, checked exhaustively for every N up to 5,000 and every secret,
+for the hardest N of every size class up to 2**14, and against an
+adversary up to 2**64 (docs/strategies.md): within the IOI bound
 ``floor(log2(3N)) + 1``, itself within the contract ``ceil(log2 N) + 2``;
-the exact optimum for N <= 11. Each guess costs O(1) time and memory, plus
+the exact optimum for N <= 16. Each guess costs O(1) time and memory, plus
 O(guesses so far) to step over earlier guesses; the endgame search is
-bounded by :data:`ENDGAME` and remembered in a bounded cache shared by all
-games; integers are exact at any size.
+bounded by :data:`ENDGAME`. Games are remembered per range size in a
+bounded memo shared by all games, so a range played before costs a few
+dictionary lookups per guess. Integers are exact at any size.
 """
 
 from __future__ import annotations
@@ -160,14 +165,15 @@ class SmartStrategy:
     # -- the Strategy interface -------------------------------------------
 
     def next_guess(self) -> int:
-        node = _GAMES.child(self._node, _AGAIN) if self._asked else self._node
-        known = node.get(_GUESS)
-        if known is not None:
-            offset, self._planned = known
-            guess: int = self.lower + offset
-        else:
+        node: _Node | None = self._node.get(_AGAIN) if self._asked else self._node
+        if node is None or _GUESS not in node:
             guess = self._guess()  # may raise NO_CANDIDATES: nothing changed yet
+            if node is None:
+                node = _GAMES.child(self._node, _AGAIN)
             node[_GUESS] = (guess - self.lower, self._planned)
+        else:
+            offset, self._planned = node[_GUESS]
+            guess = self.lower + offset
         self._node = node
         self._asked = True
         self.guessed.add(guess)
