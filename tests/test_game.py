@@ -655,6 +655,18 @@ def test_limit_is_configurable() -> None:
     _assert_too_long(h, h.line(" " * 27 + "NUMBER"))
 
 
+def test_a_params_line_seen_elsewhere_still_obeys_this_limit() -> None:
+    # Another connection, with the default limit, plays (and so remembers)
+    # a PARAMS line longer than this one's limit: it is still too long here,
+    # fed whole as in pieces.
+    line = b"PARAMS 0 -09223372036854775808"
+    assert Harness().line(line) == b""
+    for pieces in ([line + b"\n"], [line[:10], line[10:] + b"\n"]):
+        h = Harness(max_line=16)
+        out = b"".join(h.conn.receive_data(p) for p in pieces)
+        _assert_too_long(h, out)
+
+
 def test_a_limit_below_16_is_refused() -> None:
     with pytest.raises(ValueError):
         GameConfig(max_line=15)

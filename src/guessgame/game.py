@@ -188,15 +188,17 @@ class ServerConnection:
                 if decision is not None:
                     self._report(decision)
                     continue
-                bounds = _PARAMS_SEEN.get(raw)
-                if bounds is not None:
-                    self._params(*bounds)
-                    continue
                 if raw[-1:] == b"\r":
                     raw = raw[:-1]
                 if len(raw) > self._max_line:
                     out.append(self._too_long())
                     return b"".join(out)
+                # PARAMS lines seen on any connection before (within this
+                # connection's line limit, checked just above).
+                bounds = _PARAMS_SEEN.get(raw)
+                if bounds is not None:
+                    self._params(*bounds)
+                    continue
                 reply = self._line(raw)
                 if reply:
                     out.append(reply)
