@@ -70,8 +70,8 @@ _SMALL_RANGE = 64
 
 
 #: Keys of a memo node besides the reports: the guess made there (its offset
-#: from the lower bound, and the endgame plan's depth after it), and the
-#: next guess asked for before a report.
+#: from the lower bound, with the endgame plan's depth after it and the
+#: plan's frame), and the next guess asked for before a report.
 _GUESS = "guess"
 _AGAIN = "again"
 
@@ -139,6 +139,7 @@ class SmartStrategy:
         "reported",
         "guessed",
         "_planned",
+        "_frame",
         "_node",
         "_asked",
     )
@@ -157,6 +158,7 @@ class SmartStrategy:
         self.guessed: set[int] = set()
         #: In the endgame: the guesses the searched plan needs from here on.
         self._planned: int | None = None
+        self._frame: _Frame | None = None
         #: Where this game is in the memo of games on ranges of its size.
         self._node = _GAMES.root(upper - lower + 1)
         #: A guess is out and not reported yet.
@@ -170,9 +172,9 @@ class SmartStrategy:
             guess = self._guess()  # may raise NO_CANDIDATES: nothing changed yet
             if node is None:
                 node = _GAMES.child(self._node, _AGAIN)
-            node[_GUESS] = (guess - self.lower, self._planned)
+            node[_GUESS] = (guess - self.lower, self._planned, self._frame)
         else:
-            offset, self._planned = node[_GUESS]
+            offset, self._planned, self._frame = node[_GUESS]
             guess = self.lower + offset
         self._node = node
         self._asked = True
@@ -226,9 +228,14 @@ class SmartStrategy:
         if b - a < ENDGAME + len(guessed):
             candidates = tuple(x for x in range(a, b + 1) if x not in guessed)
             if len(candidates) <= ENDGAME:
-                guess, depth = endgame_guess(
-                    candidates, self.prev, self.lower, self.upper, guessed, self._planned
+                lower, prev = self.lower, self.prev
+                frame = self._frame or _Frame(
+                    tuple(c - lower for c in candidates),
+                    None if prev is None else prev - lower,
+                    self.upper - lower,
                 )
+                guess, depth = endgame_guess(candidates, prev, lower, guessed, frame, self._planned)
+                self._frame = frame
                 self._planned = depth - 1
                 return guess
         lower, upper, prev = self.lower, self.upper, self.prev
@@ -330,47 +337,117 @@ _SEARCHED: dict[tuple[Any, ...], int | None] = {}
 _SEARCHED_SIZE = 1 << 11
 
 
+class _Frame:
+    """Where an endgame search may guess, and the coordinates it runs in.
+
+    The search guesses near the candidates, near the previous guess, or near
+    the mirror image of the candidates about it (each guess places a
+    threshold among the candidates, so the next one lies near the mirror
+    image of the candidates about it, and so on): three windows, ``reach``
+    numbers around those places, within the range. Confined to them, the
+    search needs only the earlier guesses that lie in them.
+
+    Its coordinates count from the first candidate, and a previous guess far
+    away is brought to a fixed distance: its window moves with it, the mirror
+    window the other way, so every threshold stays where it is, and a guess
+    near the candidates splits nothing at either distance. An endgame then
+    has the same states wherever it lies and however far the previous guess,
+    and the search's cache serves games on ranges of any size. A game keeps
+    the frame of its first endgame search, whose cached plan its later
+    guesses follow.
+    """
+
+    __slots__ = ("origin", "shift", "low0", "high0", "low1", "high1", "low2", "high2", "zones")
+
+    def __init__(self, candidates: tuple[int, ...], prev: int | None, top: int) -> None:
+        # Numbers from 0 (the lower bound) to top (the upper bound), so that
+        # the memo can keep the frame for every range of the size.
+        lower, upper = 0, top
+        first, last = candidates[0], candidates[-1]
+        span = last - first
+        reach = 16 * (span + 2)
+        low0, high0 = max(first - reach, lower), min(last + reach, upper)
+        if prev is None:
+            low1 = low2 = 1
+            high1 = high2 = 0
+        else:
+            mirror = 2 * first - prev
+            low1, high1 = max(prev - reach, lower), min(prev + reach, upper)
+            low2, high2 = max(mirror - reach, lower), min(mirror + 2 * span + reach, upper)
+        shift = 0
+        if prev is not None:
+            gap = 2 * span + 2 * reach + 2
+            if prev < first - gap:
+                shift = first - gap - prev
+            elif prev > last + gap:
+                shift = last + gap - prev
+        self.origin, self.shift = first, shift
+        self.low0, self.high0 = low0, high0
+        self.low1, self.high1, self.low2, self.high2 = low1, high1, low2, high2
+        #: The three windows in the search's coordinates.
+        self.zones: _Zones = (
+            low0 - first,
+            high0 - first,
+            low1 + shift - first,
+            high1 + shift - first,
+            low2 - shift - first,
+            high2 - shift - first,
+        )
+
+    def inward(self, x: int) -> int:
+        """A number of the game (from the lower bound) in the search's
+        coordinates."""
+        if self.shift and self.low1 <= x <= self.high1:
+            return x + self.shift - self.origin
+        if self.shift and self.low2 <= x <= self.high2:
+            return x - self.shift - self.origin
+        return x - self.origin
+
+    def outward(self, x: int) -> int:
+        """A guess of the search as a number of the game (from the lower
+        bound)."""
+        zones = self.zones
+        if self.shift and zones[2] <= x <= zones[3]:
+            return x - self.shift + self.origin
+        if self.shift and zones[4] <= x <= zones[5]:
+            return x + self.shift + self.origin
+        return x + self.origin
+
+    def holds(self, x: int) -> bool:
+        """Whether a number of the game (from the lower bound) is in reach."""
+        return (
+            self.low0 <= x <= self.high0
+            or self.low1 <= x <= self.high1
+            or self.low2 <= x <= self.high2
+        )
+
+
 def endgame_guess(
     candidates: tuple[int, ...],
     prev: int | None,
     lower: int,
-    upper: int,
     guessed: set[int],
+    frame: _Frame,
     planned: int | None = None,
 ) -> tuple[int, int]:
     """The first guess of a shortest worst case for the given candidates
     (sorted, none guessed), found by exhaustive search over the guesses that
-    can make a difference, and that worst case in guesses.
+    can make a difference within ``frame``, and that worst case in guesses.
 
     ``planned``: the depth an earlier search found for this state (it
     checked then that every report leaves a state solvable in time): the
     search starts there rather than at the lower bound, and finds the
     checked plan in its cache.
     """
-    # The search guesses near the candidates, near the previous guess, or
-    # near the mirror image of the candidates about it (each guess places
-    # a threshold among the candidates, so the next one lies near the
-    # mirror image of the candidates about it, and so on). Confined to those
-    # windows, it needs only the earlier guesses that lie in them.
-    first, last = candidates[0], candidates[-1]
-    reach = 16 * (last - first + 2)
-    low0, high0 = max(first - reach, lower), min(last + reach, upper)
-    if prev is None:
-        low1 = low2 = 1
-        high1 = high2 = 0
-    else:
-        mirror = 2 * first - prev
-        low1, high1 = max(prev - reach, lower), min(prev + reach, upper)
-        low2, high2 = max(mirror - reach, lower), min(mirror + 2 * (last - first) + reach, upper)
-    zones = (low0, high0, low1, high1, low2, high2)
-    near = frozenset(
-        g for g in guessed if low0 <= g <= high0 or low1 <= g <= high1 or low2 <= g <= high2
-    )
-    depth = _lower_bound(candidates, prev) if planned is None else max(planned, 1)
+    inward, holds = frame.inward, frame.holds
+    near = frozenset(inward(g - lower) for g in guessed if holds(g - lower))
+    relative = tuple(inward(c - lower) for c in candidates)
+    start = None if prev is None else inward(prev - lower)
+    depth = _lower_bound(relative, start) if planned is None else max(planned, 1)
     while True:
-        guess = _search(candidates, prev, depth, zones, near)
+        guess = _search(relative, start, depth, frame.zones, near)
         if guess is not None:
-            return guess, depth
+            return lower + frame.outward(guess), depth
         depth += 1
 
 
