@@ -30,7 +30,7 @@ that satisfies this is *free*. The strategy:
   cheapest, a part costing ``log2(count + 1)`` guesses when free and one
   guess more when it must be repositioned first;
 * with at most :data:`ENDGAME` candidates left, searches the rest of the
-  game exhaustively (:func:`endgame_guess`). That eighth of room is at least
+  game exhaustively (:func:`_endgame_guess`). That eighth of room is at least
   one candidate per branch only from 2**5 candidates up; below, a branch of
   2**j - 1 candidates has exactly j guesses, and an exact reflection that
   was guessed before, or a wall one number too near, would cost one. The
@@ -59,7 +59,7 @@ from typing import Any
 from ..protocol import Decision
 from .base import no_candidates
 
-__all__ = ["ENDGAME", "SmartStrategy", "endgame_guess", "forget"]
+__all__ = ["ENDGAME", "SmartStrategy", "forget"]
 
 #: From this many candidates down, the game is searched exhaustively.
 ENDGAME = 16
@@ -234,7 +234,9 @@ class SmartStrategy:
                     None if prev is None else prev - lower,
                     self.upper - lower,
                 )
-                guess, depth = endgame_guess(candidates, prev, lower, guessed, frame, self._planned)
+                guess, depth = _endgame_guess(
+                    candidates, prev, lower, guessed, frame, self._planned
+                )
                 self._frame = frame
                 self._planned = depth - 1
                 return guess
@@ -422,7 +424,7 @@ class _Frame:
         )
 
 
-def endgame_guess(
+def _endgame_guess(
     candidates: tuple[int, ...],
     prev: int | None,
     lower: int,
