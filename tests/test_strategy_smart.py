@@ -7,7 +7,7 @@ guess (SPEC §2):
 * goal: floor(log2(3N)) + 1 (the IOI 2010 full-score bound), met for every
   N checked: all N up to 400 and the hardest N of every size class up to
   2**14 exhaustively, every size class up to 2**64 against an adversary;
-* optimum: the exact minimax worst case for N <= 11.
+* optimum: the exact minimax worst case for N <= 16.
 """
 
 from __future__ import annotations
@@ -135,6 +135,34 @@ def test_goal_met_for_every_n() -> None:
         n: worst_from_zero(n) for n in range(1, EXHAUSTIVE_MAX + 1) if worst_from_zero(n) > goal(n)
     }
     assert misses == {}
+
+
+def test_walking_the_tree_plays_the_same_games_as_each_secret() -> None:
+    # measure.play_every_secret against playing each secret with the judge.
+    for n in (1, 2, 3, 11, 17, 100, 156, EXHAUSTIVE_MAX):
+        games = games_from_zero()[n]
+        counts = play_every_secret(SmartStrategy(0, n - 1), 0, n - 1)
+        assert counts.worst == max(map(len, games))
+        assert counts.total == sum(map(len, games))
+        assert counts.secrets == n
+        assert len(games[counts.worst_secret]) == counts.worst
+        assert all(len(g) < counts.worst for g in games[: counts.worst_secret])
+
+
+class _Repeats(SmartStrategy):
+    def next_guess(self) -> int:
+        return self.lower
+
+
+class _Strays(SmartStrategy):
+    def next_guess(self) -> int:
+        return self.upper + 1
+
+
+@pytest.mark.parametrize("broken", [_Repeats, _Strays])
+def test_walking_the_tree_catches_a_broken_strategy(broken: type[SmartStrategy]) -> None:
+    with pytest.raises(AssertionError, match="out of range or repeated"):
+        play_every_secret(broken(0, 9), 0, 9)
 
 
 def hardest_sizes(max_bits: int) -> list[int]:
@@ -289,7 +317,7 @@ def test_property_worst_within_contract(bounds: tuple[int, int], data: st.DataOb
 
 def snapshot(s: SmartStrategy) -> tuple[Any, ...]:
     state = (s.lower, s.upper, s.a, s.b, s.prev, s.reported, frozenset(s.guessed))
-    return (*state, s._planned, s._asked, id(s._node))
+    return (*state, s._planned, id(s._frame), s._asked, id(s._node))
 
 
 def expect_no_candidates(s: SmartStrategy) -> None:
