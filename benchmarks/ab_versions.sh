@@ -11,6 +11,7 @@ ref=${1:?usage: benchmarks/ab_versions.sh REF [PORT]}
 port=${2:-3391}
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=$root/.venv/bin/python
+ticks=$(getconf CLK_TCK)
 other=$(mktemp -d)
 git -C "$root" worktree add -q --detach "$other" "$ref"
 trap 'git -C "$root" worktree remove --force "$other"' EXIT
@@ -28,7 +29,6 @@ for range in "1 100" "1 1000000"; do
       after=$(awk '{print $14 + $15}' "/proc/$server/stat")
       kill -TERM "$server"
       wait "$server" 2>/dev/null || true
-      ticks=$(getconf CLK_TCK)
       echo "$out" | "$py" -c "
 import json, sys
 d = json.load(sys.stdin)

@@ -465,8 +465,12 @@ def test_cost_on_a_two_to_the_64_range() -> None:
         assert made <= contract(HUGE)
         # Memory grows with the guesses made, never with the range.
         assert len(s.guessed) == made
-    # About 0.2 ms a game (O(1) a guess); generous for a loaded machine.
+    # About 0.3 ms a game (O(1) a guess); generous for a loaded machine.
     assert time.perf_counter() - start < 5.0
+    # What all games share stays within its bounds: 200 games of 66 guesses
+    # add far more memo nodes than the budget holds.
+    assert smart._GAMES.nodes <= smart._GAMES.budget
+    assert len(smart._SEARCHED) <= smart._SEARCHED_SIZE
 
 
 # -- over TCP, both backends -------------------------------------------------
