@@ -10,7 +10,7 @@ counted); what matters is how many records the writer committed per second
 meanwhile, and what a ``record()`` call cost its caller.
 
     .venv/bin/python benchmarks/store_writer.py [--threads 4] [--seconds 3]
-        [--guesses 8] [--url postgresql://user@host:port/db]
+        [--guesses 8] [--url postgresql://user@host:port/db] [--writer process|thread]
 
 With ``--url`` the PostgreSQL store is measured instead (its games table
 grows by every game committed; use a throw-away database).
@@ -27,18 +27,20 @@ from pathlib import Path
 from guessgame.protocol import Decision
 from guessgame.records import GameRecord, Outcome
 from guessgame.store.sqlite import SqliteStore
-from guessgame.store.writer import MAX_PENDING, BatchWriter
+from guessgame.store.writer import MAX_PENDING, WRITERS, BatchWriter
 
 #: The PostgreSQL database to measure instead of an SQLite file, if any.
 URL: str | None = None
+#: Where the store inserts: its writer process, or its writer thread.
+WRITER = "process"
 
 
 def open_store(db: Path, max_pending: int = MAX_PENDING) -> BatchWriter:
     if URL is not None:
         from guessgame.store.postgres import PostgresStore
 
-        return PostgresStore(URL, max_pending=max_pending)
-    return SqliteStore(db, max_pending=max_pending)
+        return PostgresStore(URL, max_pending=max_pending, writer=WRITER)
+    return SqliteStore(db, max_pending=max_pending, writer=WRITER)
 
 
 def sample_records(guesses: int) -> list[GameRecord]:
@@ -127,9 +129,13 @@ def main() -> None:
     parser.add_argument("--guesses", type=int, default=8, help="guesses per game (default 8)")
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
     parser.add_argument("--url", help="measure the PostgreSQL store on this database instead")
+    parser.add_argument(
+        "--writer", choices=WRITERS, default="process", help="where the store inserts"
+    )
     args = parser.parse_args()
-    global URL
+    global URL, WRITER
     URL = args.url
+    WRITER = args.writer
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "bench.sqlite3"
         rate = alone(Path(tmp) / "alone.sqlite3", 100_000, args.guesses)

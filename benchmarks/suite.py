@@ -5,9 +5,12 @@ for every repetition and connection count, runs ``guessgame bench --json``
 against each server in turn, so that the servers share whatever the machine
 is doing at the time. Reports medians over the repetitions, the ratio of
 round trips per second to a baseline (the seed's asyncio server when it is
-available), the server's CPU per round trip (utime + stime from
-``/proc/PID/stat`` around the run, connection setup included) and its peak
-resident memory during the run (``VmRSS`` from ``/proc/PID/status``).
+available, the median of each repetition's ratio), the server's CPU per
+round trip and its peak resident memory during the run. A server is its
+process and every process under it (a store's writer process, workers):
+its CPU is utime + stime from ``/proc/PID/stat`` of each, every thread
+included, around the run, connection setup included; its memory the sum
+of their ``VmRSS`` (``/proc/PID/status``), sampled during the run.
 
     python benchmarks/suite.py --markdown
     python benchmarks/suite.py --servers ours,minimal-uvloop --connections 64 \\
@@ -85,6 +88,15 @@ SERVERS: dict[str, tuple[str, Argv]] = {
 }
 
 
+#: The minimal server each server's CPU per round trip is compared with:
+#: the one on the same event loop (uvloop unless named here).
+CPU_BASELINE = {
+    "ours-loop-asyncio": "minimal-asyncio",
+    "minimal-asyncio": "minimal-asyncio",
+    "seed-async": "minimal-asyncio",
+}
+
+
 def available_servers() -> list[str]:
     """The servers that can run here (the seed's only beside the checkout)."""
     return [n for n in SERVERS if not n.startswith("seed-") or PEERS.is_dir()]
@@ -93,15 +105,44 @@ def available_servers() -> list[str]:
 # -- /proc -----------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads included."""
-    text = Path(f"/proc/{pid}/stat").read_text()
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live process under it, whichever thread started it."""
+    found = [pid]
+    for parent in found:  # grows as children are found
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                found += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def _own_cpu(pid: int, reaped: bool) -> float:
+    """utime + stime of one process, all its threads included (and, with
+    ``reaped``, of its children that ended and were waited for)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
     fields = text[text.rindex(")") + 2 :].split()
-    # Fields 14 and 15 of proc(5), counted after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    # Fields 14-17 of proc(5), counted after the command name.
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of every process under it, living or
+    ended and waited for, all their threads included."""
+    return sum(_own_cpu(p, reaped=True) for p in process_tree(pid))
+
+
+def _own_rss(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -109,6 +150,12 @@ def rss_mib(pid: int) -> float | None:
     except OSError:
         pass
     return None
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of a process and every process under it, summed."""
+    sizes = [r for r in map(_own_rss, process_tree(pid)) if r is not None]
+    return sum(sizes) if sizes else None
 
 
 class PeakRss:
@@ -226,6 +273,8 @@ class Run:
     bench: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
     server_cpu_us_per_round_trip: float | None = None
+    #: The part of it spent in the processes under the server's own.
+    children_cpu_us_per_round_trip: float | None = None
     server_rss_mib: float | None = None
 
 
@@ -253,6 +302,7 @@ def bench_once(server: RunningServer, connections: int, rep: int, opts: argparse
         return run
     pid = server.proc.pid
     cpu0 = cpu_seconds(pid)
+    own0 = _own_cpu(pid, reaped=False)
     budget = opts.duration + 120 + connections / 100
     with PeakRss(pid) as rss:
         try:
@@ -262,6 +312,7 @@ def bench_once(server: RunningServer, connections: int, rep: int, opts: argparse
             return run
     run.server_rss_mib = None if rss.peak is None else round(rss.peak, 1)
     cpu = cpu_seconds(pid) - cpu0 if server.proc.poll() is None else None
+    own = _own_cpu(pid, reaped=False) - own0
     if done.returncode not in (0, 1) or not done.stdout.strip():
         run.failure = (done.stderr.strip() or f"bench exited with {done.returncode}")[-300:]
         return run
@@ -269,6 +320,7 @@ def bench_once(server: RunningServer, connections: int, rep: int, opts: argparse
     rts = run.bench.get("round_trips") or 0
     if cpu is not None and rts:
         run.server_cpu_us_per_round_trip = round(cpu / rts * 1e6, 2)
+        run.children_cpu_us_per_round_trip = round((cpu - own) / rts * 1e6, 2)
     return run
 
 
@@ -284,6 +336,7 @@ COLUMNS = [
     ("p99_ms", "p99 ms"),
     ("errors", "errors"),
     ("server_cpu_us_per_round_trip", "server CPU µs/rt"),
+    ("cpu_ratio", "CPU × minimal"),
     ("server_rss_mib", "server RSS MiB"),
     ("client_cpu_us_per_round_trip", "bench CPU µs/rt"),
 ]
@@ -319,16 +372,39 @@ def summarize(runs: list[Run], baseline: str) -> list[dict[str, Any]]:
                 "server_cpu_us_per_round_trip": _median(
                     [r.server_cpu_us_per_round_trip for r in ok]
                 ),
+                "children_cpu_us_per_round_trip": _median(
+                    [r.children_cpu_us_per_round_trip for r in ok]
+                ),
                 "server_rss_mib": max((r.server_rss_mib or 0 for r in ok), default=None),
                 "client_cpu_us_per_round_trip": _median(
                     [r.bench.get("client_cpu_us_per_round_trip") for r in ok]
                 ),
             }
         )
-    base = {r["connections"]: r["round_trips_per_s"] for r in rows if r["server"] == baseline}
+    done = {(r.server, r.connections, r.rep): r for r in runs if r.failure is None}
+
+    def per_rep_ratio(row: dict[str, Any], other: str, value: Callable[[Run], Any]) -> Any:
+        """The median over the repetitions of the row's value over another
+        server's in the same repetition (a run beside it, on the same load)."""
+        ratios = []
+        for (server, conns, rep), run in done.items():
+            if server != row["server"] or conns != row["connections"]:
+                continue
+            them = done.get((other, conns, rep))
+            if them is not None and value(run) and value(them):
+                ratios.append(value(run) / value(them))
+        median = _median(ratios)
+        return None if median is None else round(median, 2)
+
+    names = {r.server for r in runs}
     for row in rows:
-        b, mine_rate = base.get(row["connections"]), row["round_trips_per_s"]
-        row["ratio"] = round(mine_rate / b, 2) if b and mine_rate is not None else None
+        row["ratio"] = per_rep_ratio(row, baseline, lambda r: r.bench["round_trips_per_s"])
+        cpu_base = CPU_BASELINE.get(row["server"], "minimal-uvloop")
+        row["cpu_ratio"] = (
+            per_rep_ratio(row, cpu_base, lambda r: r.server_cpu_us_per_round_trip)
+            if cpu_base in names
+            else None
+        )
     return rows
 
 

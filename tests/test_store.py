@@ -116,12 +116,13 @@ def test_close_is_idempotent_and_later_records_are_counted_not_written(tmp_path:
     assert count_games(db) == 1
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
 def test_a_record_the_database_refuses_costs_its_batch_not_the_writer(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    writer: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = tmp_path / "games.sqlite3"
     caplog.set_level(logging.ERROR, logger="guessgame.store")
-    with SqliteStore(db) as store:
+    with SqliteStore(db, writer=writer) as store:
         store.record(make_record(strategy=None))  # NOT NULL
         assert store.flush(TIMEOUT)
         store.record(make_record(guesses=((object(), None),)))  # not a number
@@ -146,11 +147,12 @@ def test_size_decade_is_exact_for_every_64_bit_range() -> None:
 # -- overload -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("writer", ["process", "thread"])
 def test_a_full_queue_drops_and_counts_and_warns_but_never_blocks(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    writer: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = tmp_path / "games.sqlite3"
-    store = SqliteStore(db, max_pending=100, busy_timeout=0.05)
+    store = SqliteStore(db, max_pending=100, busy_timeout=0.05, writer=writer)
     # Another process (here: connection) holds the write lock: the writer
     # cannot commit, its queue fills up.
     blocker = sqlite3.connect(db, isolation_level=None)
@@ -182,11 +184,15 @@ def test_a_full_queue_drops_and_counts_and_warns_but_never_blocks(
     assert store.written >= 100
 
 
-def test_the_queue_is_bounded_in_bytes_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_the_queue_is_bounded_in_bytes_too(writer: str, tmp_path: Path) -> None:
     """Games of many guesses fill the queue's byte bound long before its
-    count of games; what the writer takes is freed from the count."""
+    count of games; what the writer takes is freed from the count (records
+    count until committed, in the writer process's hands too)."""
     db = tmp_path / "games.sqlite3"
-    store = SqliteStore(db, max_pending=50_000, max_pending_bytes=200_000, busy_timeout=0.05)
+    store = SqliteStore(
+        db, max_pending=50_000, max_pending_bytes=200_000, busy_timeout=0.05, writer=writer
+    )
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     big = Guesses.of([(i, Decision.UNSURE) for i in range(1000)])  # 9 KB a game

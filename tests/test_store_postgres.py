@@ -42,6 +42,7 @@ psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (guess
 
 from guessgame.store.postgres import (  # noqa: E402  (after the skip)
     SCHEMA_VERSION,
+    PostgresEngine,
     PostgresStore,
     migrate,
 )
@@ -244,14 +245,15 @@ def test_two_stores_write_concurrently_without_losing_or_doubling(db_url: str) -
 def test_a_retried_batch_is_not_stored_twice(db_url: str) -> None:
     records = _records(50)
     rows = game_rows(records, game_ids(records))
-    store = PostgresStore(db_url)
+    PostgresStore(db_url).close()  # the schema
+    engine = PostgresEngine(db_url)
     try:
         # As after a connection lost during the commit: the same rows again.
-        store._insert(rows)
-        store._insert(rows)
-        store._insert(rows[10:20])
+        engine.insert(rows)
+        engine.insert(rows)
+        engine.insert(rows[10:20])
     finally:
-        store.close()
+        engine.release()
     assert pg_query(db_url, "SELECT count(*) FROM games") == [(50,)]
 
 

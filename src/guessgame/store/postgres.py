@@ -2,8 +2,9 @@
 PostgreSQL database (``--db postgresql://user@host:port/dbname``).
 
 :class:`PostgresStore` is a :class:`~.writer.BatchWriter`, like the SQLite
-store: servers append to its bounded queue, one writer thread with one
-connection commits a batch per statement. The tables and their columns are
+store: servers append to its bounded queue, one writer thread hands
+batches to a writer process (:mod:`.process`), which commits each with one
+statement over one connection. The tables and their columns are
 those of the SQLite store (:mod:`.rows`), at the same schema version,
 reached by the same migrations in order; the version lives in the table
 ``guessgame_schema``.
@@ -35,12 +36,15 @@ from .writer import (
     MAX_PENDING,
     MAX_PENDING_BYTES,
     BatchWriter,
+    Engine,
+    EngineSpec,
     Row,
 )
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "PostgresEngine",
     "PostgresStore",
     "connect",
     "is_postgres_url",
@@ -252,8 +256,57 @@ _INSERT = (
 )
 
 
+class PostgresEngine(Engine):
+    """One connection that inserts batches of games into PostgreSQL; a
+    connection lost (or to a read-only server) is replaced at the next
+    attempt. ``conn``: a connection already open (else one is opened)."""
+
+    def __init__(
+        self, url: str, connect_timeout: float = CONNECT_TIMEOUT, conn: Any = None
+    ) -> None:
+        self.url = url
+        self.where = redact(url)
+        self._connect_timeout = connect_timeout
+        self._psycopg = _psycopg()
+        self._conn: Any = (
+            conn if conn is not None else connect(url, connect_timeout=connect_timeout)
+        )
+        #: Connections opened again after losing one.
+        self.reconnects = 0
+
+    def insert(self, rows: list[Row]) -> None:
+        if self._conn is None:
+            self._conn = _open(self._psycopg, self.url, self._connect_timeout)
+            self.reconnects += 1
+            log.info("reconnected to %s", self.where)
+        # Autocommit: the one statement is the transaction.
+        self._conn.execute(
+            _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True
+        )
+
+    def retryable(self, exc: Exception) -> bool:
+        psycopg = self._psycopg
+        # A read-only server is a standby a failover has not promoted yet,
+        # or the old primary: ask again, over a new connection.
+        read_only = isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
+        if self._conn is not None and (self._conn.broken or self._conn.closed or read_only):
+            # The next attempt starts with a new connection.
+            self._conn.close()
+            self._conn = None
+        return read_only or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def counters(self) -> dict[str, int]:
+        return {"reconnects": self.reconnects}
+
+
 class PostgresStore(BatchWriter):
-    """Records games into a PostgreSQL database from one writer thread.
+    """Records games into a PostgreSQL database, through a writer process
+    (or, with ``writer="thread"``, from the writer thread itself).
 
     Opening connects, creates or migrates the schema, and raises
     :class:`StoreError` if the database cannot be used (unreachable,
@@ -270,56 +323,39 @@ class PostgresStore(BatchWriter):
         max_pending_bytes: int = MAX_PENDING_BYTES,
         close_timeout: float = CLOSE_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
+        writer: str = "process",
     ) -> None:
         super().__init__(
             commit_interval=commit_interval,
             max_pending=max_pending,
             max_pending_bytes=max_pending_bytes,
             close_timeout=close_timeout,
+            writer=writer,
         )
         self.url = url
         self.where = redact(url)
-        self._connect_timeout = connect_timeout
-        self._psycopg = _psycopg()
+        psycopg = _psycopg()
         conn = connect(url, connect_timeout=connect_timeout)
         try:
             migrate(conn, self.where)
-        except self._psycopg.Error as exc:
+        except psycopg.Error as exc:
             conn.close()
             raise StoreError(f"cannot use database {self.where}: {_reason(exc)}") from None
         except BaseException:
             conn.close()
             raise
-        self._conn: Any = conn
-        #: Connections the writer opened again after losing one.
-        self.reconnects = 0
-        self._start()
+        spec: EngineSpec = ("postgres", {"url": url, "connect_timeout": connect_timeout})
+        if writer == "process":
+            conn.close()  # the writer process connects on its own
+            self._start(spec)
+        else:
+            self._start(spec, lambda: PostgresEngine(url, connect_timeout, conn))
 
     def __enter__(self) -> PostgresStore:
         return self
 
-    def _insert(self, rows: list[Row]) -> None:
-        if self._conn is None:
-            self._conn = _open(self._psycopg, self.url, self._connect_timeout)
-            self.reconnects += 1
-            log.info("reconnected to %s", self.where)
-        # Autocommit: the one statement is the transaction.
-        self._conn.execute(
-            _INSERT, [list(column) for column in zip(*rows, strict=True)], prepare=True
-        )
-
-    def _retryable(self, exc: Exception) -> bool:
-        psycopg = self._psycopg
-        # A read-only server is a standby a failover has not promoted yet,
-        # or the old primary: ask again, over a new connection.
-        read_only = isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
-        if self._conn is not None and (self._conn.broken or self._conn.closed or read_only):
-            # The next attempt starts with a new connection.
-            self._conn.close()
-            self._conn = None
-        return read_only or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-
-    def _release(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    @property
+    def reconnects(self) -> int:
+        """Connections the writer opened again after losing one."""
+        sink = self._sink
+        return 0 if sink is None else int(sink.counters().get("reconnects", 0))

@@ -15,6 +15,7 @@ dozens of rows to build, bind and index.
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -26,8 +27,12 @@ __all__ = [
     "GAME_COLUMNS",
     "decode_guesses",
     "encode_guesses",
+    "PackedRecord",
+    "batch_ids",
     "game_ids",
     "game_rows",
+    "pack_records",
+    "packed_rows",
     "read_games",
     "size_decade",
 ]
@@ -53,7 +58,6 @@ MARK_BY_WORD: dict[str | None, str] = {
 _MARK_BY_CODE = [""] * (max(DECISION_CODES.values()) + 1)
 for _decision, _code in DECISION_CODES.items():
     _MARK_BY_CODE[_code] = DECISION_MARKS[_decision]
-_OUTCOMES = {o: o.value for o in Outcome}
 
 #: The columns :func:`game_rows` fills, in order.
 GAME_COLUMNS = (
@@ -96,27 +100,102 @@ def decode_guesses(text: str) -> tuple[tuple[int, Decision | None], ...]:
     return tuple(moves)
 
 
-def game_ids(records: Sequence[GameRecord]) -> list[str]:
-    """A UUIDv7 per record: 48 bits of its end time in ms, 74 random bits.
+#: A finished game as plain values, fit for :mod:`marshal` (what crosses to
+#: the writer process): the first seven fields of its
+#: :class:`~guessgame.records.GameRecord`, its outcome's word, and its
+#: guesses packed as :class:`~guessgame.records.Guesses` keeps them (the
+#: signed 64-bit guesses in native byte order, one decision code each).
+PackedRecord = tuple[int, int, str, str, str, float, float, str, bytes, bytes]
 
-    Random bits come from the OS, not from :mod:`random`, whose state a
-    forked worker would share with its siblings.
+# Outcomes by id(): Enum members hash in Python code (see _MARK_BY_ID).
+_OUTCOME_BY_ID = {id(o): o.value for o in Outcome}
+
+
+def pack_records(records: Iterable[GameRecord]) -> list[PackedRecord]:
+    """``records`` as :data:`PackedRecord` tuples.
+
+    TypeError, KeyError or ValueError for a malformed record (a guess that
+    is not a 64-bit integer, a decision or an outcome of the wrong type).
     """
-    entropy = os.urandom(10 * len(records))
+    outcomes = _OUTCOME_BY_ID
+    packed: list[PackedRecord] = []
+    for r in records:
+        guesses = r[8]
+        if type(guesses) is not Guesses:
+            guesses = Guesses.of(guesses)
+        # r[:7] slices the named tuple into a plain tuple in C.
+        packed.append(r[:7] + (outcomes[id(r[7])], guesses.values.tobytes(), guesses.codes))
+    return packed
+
+
+def batch_ids(ended: Iterable[float], seed: bytes) -> list[str]:
+    """A UUIDv7 for each game of a batch, from its end time and ``seed``
+    (10 random bytes for the batch): 48 bits of the end time in ms, then
+    12 bits of the seed and 62 bits of the seed plus the game's place in
+    the batch (RFC 9562, a counter in the random bits). Unique across
+    batches as random ids are, within a batch by construction; the same
+    batch and seed give the same ids, so a batch sent again cannot be
+    stored twice. A seed per batch, not random bits per game: a third of
+    the cost."""
+    bits = int.from_bytes(seed, "big")
+    middle = f"-7{bits >> 62 & 0xFFF:03x}-"
+    base = bits & _RAND_B
     ids = []
-    for i, record in enumerate(records):
-        ms = min(max(int(record.ended_at * 1000), 0), 0xFFFF_FFFF_FFFF)
-        bits = int.from_bytes(entropy[10 * i : 10 * i + 10], "big")
-        value = (
-            ms << 80
-            | 0x7 << 76  # version 7
-            | (bits >> 68) << 64  # 12 random bits
-            | 0b10 << 62  # RFC 9562 variant
-            | bits & 0x3FFF_FFFF_FFFF_FFFF  # 62 random bits
-        )
-        h = f"{value:032x}"
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    for i, end in enumerate(ended):
+        ms = int(end * 1000)
+        if not 0 <= ms <= _MAX_MS:
+            ms = min(max(ms, 0), _MAX_MS)
+        t = f"{ms:012x}"
+        r = f"{_VARIANT | (base + i) & _RAND_B:016x}"
+        ids.append(f"{t[:8]}-{t[8:]}{middle}{r[:4]}-{r[4:]}")
     return ids
+
+
+_MAX_MS = 0xFFFF_FFFF_FFFF
+_RAND_B = 0x3FFF_FFFF_FFFF_FFFF
+_VARIANT = 0b10 << 62
+
+
+def game_ids(records: Sequence[GameRecord]) -> list[str]:
+    """A UUIDv7 per record (:func:`batch_ids`, seeded from the OS: not
+    from :mod:`random`, whose state a forked worker shares with its
+    siblings)."""
+    return batch_ids([r.ended_at for r in records], os.urandom(10))
+
+
+def packed_rows(packed: Sequence[PackedRecord], ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The ``games`` rows (columns :data:`GAME_COLUMNS`) of packed records.
+
+    Raises (TypeError, KeyError, ValueError) for a malformed record.
+    """
+    by_code = _MARK_BY_CODE
+    rows = []
+    for gid, (lower, upper, strategy, backend, peer, started, ended, outcome, values, codes) in zip(
+        ids, packed, strict=True
+    ):
+        guesses = array("q")
+        guesses.frombytes(values)
+        if len(guesses) != len(codes):
+            raise ValueError("one decision code per guess")
+        rows.append(
+            (
+                gid,
+                lower,
+                upper,
+                len(str(max(upper - lower + 1, 1))) - 1,  # size_decade, inlined
+                strategy,
+                backend,
+                peer,
+                started,
+                ended,
+                outcome,
+                len(codes),
+                # encode_guesses, inlined: one f-string a guess is the
+                # cheapest form measured.
+                " ".join([f"{v}{by_code[c]}" for v, c in zip(guesses, codes, strict=True)]),
+            )
+        )
+    return rows
 
 
 def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -124,25 +203,7 @@ def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[A
 
     Raises (TypeError, KeyError, ValueError) for a malformed record.
     """
-    outcomes = _OUTCOMES
-    encode = encode_guesses
-    return [
-        (
-            gid,
-            r.lower,
-            r.upper,
-            len(str(max(r.upper - r.lower + 1, 1))) - 1,  # size_decade, inlined
-            r.strategy,
-            r.backend,
-            r.peer,
-            r.started_at,
-            r.ended_at,
-            outcomes[r.outcome],
-            len(r.guesses),
-            encode(r.guesses),
-        )
-        for gid, r in zip(ids, records, strict=True)
-    ]
+    return packed_rows(pack_records(records), ids)
 
 
 class Connection(Protocol):

@@ -1,15 +1,17 @@
 """The embedded store: every finished game in one SQLite file.
 
 :class:`SqliteStore` is a :class:`~.writer.BatchWriter`: servers append to
-its queue, one writer thread commits batches (see :mod:`.writer` for the
-queue, the commit cadence, drops and retries). A batch goes in as a few
+its queue, one writer thread hands batches to a writer process, which
+commits them (see :mod:`.writer` for the queue, the commit cadence, drops
+and retries, :mod:`.process` for the process). A batch goes in as a few
 multi-row INSERTs into one table: a game is one row, its guesses a short
 string in it (:mod:`.rows`).
 
 Several servers may share one file: the database runs in WAL mode, every
 connection has a busy timeout, and the writer retries a batch the database
 refused because it was locked. Game ids are time-ordered random UUIDs
-(version 7), so they stay unique across servers and databases.
+(version 7, :func:`~.rows.batch_ids`), so they stay unique across servers
+and databases.
 
 The schema carries its version in ``PRAGMA user_version``;
 :data:`MIGRATIONS` brings any older database up to date when it opens.
@@ -36,12 +38,15 @@ from .writer import (
     MAX_PENDING,
     MAX_PENDING_BYTES,
     BatchWriter,
+    Engine,
+    EngineSpec,
     Row,
 )
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "SqliteEngine",
     "SqliteStore",
     "check_version",
     "connect_readonly",
@@ -147,7 +152,13 @@ _MAX_ROWS = 1 << ((_MAX_PARAMS // GAME_WIDTH).bit_length() - 1)
 @functools.lru_cache(maxsize=32)
 def _insert_sql(rows: int) -> str:
     row = "(" + ",".join("?" * GAME_WIDTH) + ")"
-    return f"INSERT INTO games ({GAME_COLUMNS}) VALUES " + ",".join([row] * rows)
+    # ON CONFLICT: a batch sent again (its writer process died before it
+    # answered) has the same ids and is not stored twice.
+    return (
+        f"INSERT INTO games ({GAME_COLUMNS}) VALUES "
+        + ",".join([row] * rows)
+        + " ON CONFLICT (id) DO NOTHING"
+    )
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
@@ -306,8 +317,38 @@ def _describe(exc: sqlite3.Error, path: Path) -> str:
 # -- the store ----------------------------------------------------------------
 
 
+class SqliteEngine(Engine):
+    """One connection that inserts batches of games into an SQLite file."""
+
+    def __init__(self, path: str, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.where = path
+        self._conn = open_database(Path(path), busy_timeout=busy_timeout)
+
+    def insert(self, rows: list[Row]) -> None:
+        conn = self._conn
+        # IMMEDIATE: wait for the write lock (up to the busy timeout) now,
+        # rather than fail to upgrade a read lock halfway.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            insert_rows(conn, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            raise
+
+    def retryable(self, exc: Exception) -> bool:
+        # Locked by another writer, disk full, an I/O error: worth a retry.
+        return isinstance(exc, sqlite3.OperationalError)
+
+    def release(self) -> None:
+        self._conn.close()
+
+
 class SqliteStore(BatchWriter):
-    """Records games into an SQLite file from one writer thread.
+    """Records games into an SQLite file, through a writer process (or,
+    with ``writer="thread"``, from the writer thread itself).
 
     Opening creates the file and its directory if needed and migrates the
     schema; it raises :class:`StoreError` if the file cannot be used.
@@ -322,38 +363,25 @@ class SqliteStore(BatchWriter):
         max_pending_bytes: int = MAX_PENDING_BYTES,
         busy_timeout: float = BUSY_TIMEOUT,
         close_timeout: float = CLOSE_TIMEOUT,
+        writer: str = "process",
     ) -> None:
         super().__init__(
             commit_interval=commit_interval,
             max_pending=max_pending,
             max_pending_bytes=max_pending_bytes,
             close_timeout=close_timeout,
+            writer=writer,
         )
         self.path = Path(path).expanduser()
         self.where = str(self.path)
-        self._conn = open_database(self.path, busy_timeout=busy_timeout)
-        self._start()
+        spec: EngineSpec = ("sqlite", {"path": self.where, "busy_timeout": busy_timeout})
+        if writer == "thread":
+            self._start(spec)
+            return
+        # Opened here first, so that what is wrong with the file is told
+        # here, in the caller's words, before any process starts.
+        open_database(self.path, busy_timeout=busy_timeout).close()
+        self._start(spec)
 
     def __enter__(self) -> SqliteStore:
         return self
-
-    def _insert(self, rows: list[Row]) -> None:
-        conn = self._conn
-        # IMMEDIATE: wait for the write lock (up to the busy timeout) now,
-        # rather than fail to upgrade a read lock halfway.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            insert_rows(conn, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            raise
-
-    def _retryable(self, exc: Exception) -> bool:
-        # Locked by another writer, disk full, an I/O error: worth a retry.
-        return isinstance(exc, sqlite3.OperationalError)
-
-    def _release(self) -> None:
-        self._conn.close()

@@ -1,14 +1,23 @@
 """The part every database store shares: a bounded queue that the servers
-append to, and one writer thread that commits it in batches.
+append to, one writer thread that hands it on in batches, and the engine
+that commits them, in a process of its own by default.
 
 Servers hand records to :meth:`BatchWriter.record`, which only appends to
 an in-memory queue: it is called on the event loop and on connection
 threads, so it must cost a few hundred nanoseconds and never wait for I/O.
-The writer thread drains the queue and commits in batches, one transaction
-per batch, at least every :data:`COMMIT_INTERVAL` seconds while records
-wait. When the queue is full (the disk stalled, the database is locked or
-unreachable), new records are dropped and counted, and the writer logs a
-warning line now and then: games never wait for the store.
+The writer thread drains the queue in batches, at least every
+:data:`COMMIT_INTERVAL` seconds while records wait, and hands each batch to
+a :class:`Sink`, which commits it as one transaction. When the queue is
+full (the disk stalled, the database is locked or unreachable), new
+records are dropped and counted, and the writer logs a warning line now
+and then: games never wait for the store. Records count against the
+queue's bounds until they are committed, in the sink's hands too.
+
+Where the rows are built and inserted is the sink's business:
+:class:`LocalSink` does it on the writer thread with an :class:`Engine`;
+:class:`~.process.ProcessSink` (the default) ships each batch, packed, to a
+writer process that does it there, so that none of that work takes the
+GIL from the event loop.
 
 A batch the database refuses for a passing reason (locked, disk full,
 connection lost) is retried with backoff until it goes in, or until
@@ -21,14 +30,15 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..records import GameRecord
-from .rows import game_ids, game_rows
+from .rows import PackedRecord, batch_ids, pack_records, packed_rows
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -38,7 +48,12 @@ __all__ = [
     "MAX_TRANSACTION",
     "WAKE_EVERY",
     "WARN_INTERVAL",
+    "WRITERS",
+    "BatchFailed",
     "BatchWriter",
+    "Engine",
+    "LocalSink",
+    "Sink",
 ]
 
 log = logging.getLogger("guessgame.store")
@@ -71,14 +86,131 @@ WARN_INTERVAL = 5.0
 CLOSE_TIMEOUT = 30.0
 #: Longest pause between two attempts at a batch the database refused.
 MAX_BACKOFF = 1.0
+#: Where a store's rows are built and inserted: ``process``, a writer
+#: process of its own (the default); ``thread``, the writer thread itself.
+WRITERS = ("process", "thread")
 
 Row = tuple[Any, ...]
+#: What a writer process needs to open an engine: its kind (``sqlite``,
+#: ``postgres``) and the keyword arguments of its class, plain values only.
+EngineSpec = tuple[str, dict[str, Any]]
 
 
-class BatchWriter(abc.ABC):
-    """A store's queue and writer thread. Subclasses open their database,
-    then call :meth:`_start`; they implement :meth:`_insert`,
-    :meth:`_retryable` and :meth:`_release`."""
+class Engine(abc.ABC):
+    """One connection to a database that inserts batches of game rows."""
+
+    #: Where the rows go, for log lines (a path, a URL without password).
+    where: str
+
+    @abc.abstractmethod
+    def insert(self, rows: list[Row]) -> None:
+        """Insert ``rows`` (columns :data:`~.rows.GAME_COLUMNS`) in one
+        transaction; raise if it was not committed. Inserting the same rows
+        again after an unclear failure must not duplicate them."""
+
+    @abc.abstractmethod
+    def retryable(self, exc: Exception) -> bool:
+        """Whether a later attempt at the same batch may succeed."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Close the database connection."""
+
+    def counters(self) -> dict[str, int]:
+        """Counts worth reporting (a reconnecting engine's reconnects)."""
+        return {}
+
+
+class BatchFailed(Exception):
+    """A batch was not committed: ``retryable`` if a later attempt may
+    succeed; ``line`` says why on one line, ``detail`` (the exception's
+    repr) for a batch refused for good."""
+
+    def __init__(self, retryable: bool, line: str, detail: str) -> None:
+        super().__init__(line)
+        self.retryable = retryable
+        self.line = line
+        self.detail = detail
+
+
+class Sink(abc.ABC):
+    """Commits the batches of one writer thread, one at a time: :meth:`send`
+    hands one over, :meth:`attempt` tries to commit it (again, after a
+    retryable failure) until it succeeds or :meth:`drop` gives up on it.
+    Only the writer thread calls these."""
+
+    @abc.abstractmethod
+    def send(self, packed: list[PackedRecord], seed: bytes) -> None:
+        """Take the next batch; ``seed`` makes its ids (:func:`~.rows.batch_ids`)."""
+
+    @abc.abstractmethod
+    def attempt(self) -> None:
+        """Commit the batch; :class:`BatchFailed` if it was not."""
+
+    @abc.abstractmethod
+    def drop(self) -> None:
+        """Give up on the batch."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the database (no batch is in hand)."""
+
+    @abc.abstractmethod
+    def counters(self) -> dict[str, int]:
+        """The engine's counts, as of the last attempt."""
+
+    @property
+    def pid(self) -> int | None:
+        """The process that inserts, if not this one."""
+        return None
+
+
+def build_rows(packed: Sequence[PackedRecord], seed: bytes) -> list[Row]:
+    """The rows of a batch, ids included (``seed`` makes them):
+    :class:`BatchFailed` for a malformed record, which costs its batch."""
+    try:
+        return packed_rows(packed, batch_ids([p[6] for p in packed], seed))
+    except Exception as exc:
+        raise BatchFailed(False, _one_line(exc), repr(exc)) from None
+
+
+def attempt_insert(engine: Engine, rows: list[Row]) -> None:
+    """``engine.insert(rows)``, its failure as :class:`BatchFailed`."""
+    try:
+        engine.insert(rows)
+    except Exception as exc:
+        raise BatchFailed(engine.retryable(exc), _one_line(exc), repr(exc)) from None
+
+
+class LocalSink(Sink):
+    """Builds and inserts the rows on the writer thread itself."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._rows: list[Row] | None = None
+
+    def send(self, packed: list[PackedRecord], seed: bytes) -> None:
+        self._rows = None
+        self._rows = build_rows(packed, seed)
+
+    def attempt(self) -> None:
+        assert self._rows is not None, "no batch in hand"
+        attempt_insert(self.engine, self._rows)
+        self._rows = None
+
+    def drop(self) -> None:
+        self._rows = None
+
+    def close(self) -> None:
+        self.engine.release()
+
+    def counters(self) -> dict[str, int]:
+        return self.engine.counters()
+
+
+class BatchWriter:
+    """A store's queue and writer thread. Subclasses open and check their
+    database, then call :meth:`_start` with what opens their engine."""
 
     #: Where the records go, for log lines (a path, a URL without password).
     where: str
@@ -90,11 +222,16 @@ class BatchWriter(abc.ABC):
         max_pending: int = MAX_PENDING,
         max_pending_bytes: int = MAX_PENDING_BYTES,
         close_timeout: float = CLOSE_TIMEOUT,
+        writer: str = "process",
     ) -> None:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
         if max_pending_bytes < RECORD_OVERHEAD:
             raise ValueError(f"max_pending_bytes must be at least {RECORD_OVERHEAD}")
+        if writer not in WRITERS:
+            raise ValueError(f"writer must be one of {', '.join(WRITERS)}")
+        #: ``process`` or ``thread``: where rows are built and inserted.
+        self.writer = writer
         self._interval = commit_interval
         self._close_timeout = close_timeout
         self._pending: deque[GameRecord] = deque()
@@ -121,10 +258,46 @@ class BatchWriter(abc.ABC):
         #: failing when close_timeout ran out).
         self.written = 0
         self.lost = 0
+        self._sink: Sink | None = None
+        #: Opens the sink on the writer thread, which then owns it.
+        self._open_sink: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="guessgame-store", daemon=True)
 
-    def _start(self) -> None:
+    def _start(self, spec: EngineSpec, open_engine: Callable[[], Engine] | None = None) -> None:
+        """Start the writer thread, its sink opened first. ``spec`` opens the
+        engine in a writer process; with ``writer="thread"``,
+        ``open_engine`` (if given; else the spec) opens it here. Raises what
+        opening raises (:class:`~guessgame.store.StoreError`)."""
+        if self.writer == "thread":
+            from .process import engine_from_spec
+
+            engine = open_engine() if open_engine is not None else engine_from_spec(spec)
+            self._sink = LocalSink(engine)
+            self._thread.start()
+            return
+        from .process import ProcessSink
+
+        # The writer thread starts the process and owns it: the process is
+        # bound to the life of the thread that started it (it dies with it,
+        # as an in-process writer would, when the server is killed).
+        started: list[BaseException | None] = []
+        ready = threading.Event()
+
+        def open_sink() -> None:
+            try:
+                self._sink = ProcessSink(spec)
+            except BaseException as exc:
+                started.append(exc)
+            else:
+                started.append(None)
+            ready.set()
+
+        self._open_sink = open_sink
         self._thread.start()
+        ready.wait()
+        if started[0] is not None:
+            self._thread.join()
+            raise started[0]
 
     # -- the hot path: called by the servers --------------------------------
 
@@ -164,6 +337,13 @@ class BatchWriter(abc.ABC):
         return len(self._pending)
 
     @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id (None with ``writer="thread"``, or while
+        none runs)."""
+        sink = self._sink
+        return None if sink is None else sink.pid
+
+    @property
     def pending_bytes(self) -> int:
         """The memory they hold, as :data:`MAX_PENDING_BYTES` counts it."""
         return self._bytes
@@ -189,7 +369,6 @@ class BatchWriter(abc.ABC):
             self._wake.set()
             if self._thread.ident is not None:
                 self._thread.join()
-            self._release()
         log.info("recorded %d games in %s", self.written, self.where)
         if self._dropped or self.lost:
             log.warning(
@@ -206,25 +385,20 @@ class BatchWriter(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- what an engine supplies ----------------------------------------------
-
-    @abc.abstractmethod
-    def _insert(self, rows: list[Row]) -> None:
-        """Insert ``rows`` (columns :data:`~.rows.GAME_COLUMNS`) in one
-        transaction; raise if it was not committed. Inserting the same rows
-        again after an unclear failure must not duplicate them."""
-
-    @abc.abstractmethod
-    def _retryable(self, exc: Exception) -> bool:
-        """Whether a later attempt at the same batch may succeed."""
-
-    @abc.abstractmethod
-    def _release(self) -> None:
-        """Close the database connection (the writer has stopped)."""
-
     # -- the writer thread ----------------------------------------------------
 
     def _run(self) -> None:
+        if self._open_sink is not None:
+            self._open_sink()
+        sink = self._sink
+        if sink is None:
+            return  # the sink did not open; _start raises why
+        try:
+            self._drain()
+        finally:
+            sink.close()
+
+    def _drain(self) -> None:
         pending = self._pending
         while True:
             stopping = self._stopping
@@ -253,27 +427,34 @@ class BatchWriter(abc.ABC):
         """Commit one batch, retrying while the database refuses it for a
         passing reason. The rows, ids included, are built once, so a retry
         after an unclear failure inserts the very same games."""
+        sink = self._sink
+        assert sink is not None
         try:
-            rows = game_rows(batch, game_ids(batch))
+            sink.send(pack_records(batch), os.urandom(10))
+        except BatchFailed as failure:
+            self._refused(len(batch), failure.detail)
+            return
         except Exception as exc:
             # A malformed record: it must cost this batch, not the writer.
-            self._refused(batch, exc)
+            self._refused(len(batch), repr(exc))
             return
         delay = 0.01
         while True:
             try:
-                self._insert(rows)
-            except Exception as exc:
-                if not self._retryable(exc):
+                sink.attempt()
+            except BatchFailed as failure:
+                if not failure.retryable:
                     # A constraint, a corrupt file, a bug: no retry would succeed.
-                    self._refused(batch, exc)
+                    sink.drop()
+                    self._refused(len(batch), failure.detail)
                     return
                 if time.monotonic() >= self._give_up_at:
+                    sink.drop()
                     log.error(
                         "giving up on %d games: could not record them in %s: %s",
                         len(batch),
                         self.where,
-                        _one_line(exc),
+                        failure.line,
                     )
                     self.lost += len(batch)
                     return
@@ -281,7 +462,7 @@ class BatchWriter(abc.ABC):
                     "write",
                     "cannot write to %s (%s); retrying, %d games waiting",
                     self.where,
-                    _one_line(exc),
+                    failure.line,
                     len(batch) + len(self._pending),
                 )
                 time.sleep(delay)
@@ -291,9 +472,9 @@ class BatchWriter(abc.ABC):
                 self.written += len(batch)
                 return
 
-    def _refused(self, batch: Sequence[GameRecord], exc: Exception) -> None:
-        log.error("could not record %d games in %s: %r", len(batch), self.where, exc)
-        self.lost += len(batch)
+    def _refused(self, games: int, detail: str) -> None:
+        log.error("could not record %d games in %s: %s", games, self.where, detail)
+        self.lost += games
 
     def _warn_drops(self) -> None:
         dropped = self._dropped
