@@ -11,6 +11,8 @@ mode=${1:-core}
 shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=$root/.venv/bin/python
+# A fixed hash seed: dict and set layouts, and so the counts, repeat.
+export PYTHONHASHSEED=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 total() {

@@ -11,6 +11,8 @@ a given seed). What is timed, per round trip:
 * ``core``: :class:`~guessgame.game.ServerConnection` alone;
 * ``hub``: a connection made by :class:`~guessgame.server.ServerHub`, whose
   finished games go to the game log (written to /dev/null) and a null store;
+* ``shell``: the same through the asyncio backend's protocol object
+  (``data_received``), on a transport that sends nothing;
 * ``sqlite``: the same, recording into an SQLite store in a temporary
   directory; the clock runs until the store has committed every game;
 * ``postgres``: the same into ``--url`` (a throw-away database).
@@ -45,7 +47,29 @@ from guessgame.protocol import Decision, Lang
 from guessgame.server import ServerConfig, ServerHub, game_log
 from guessgame.store import Store
 
-MODES = ("core", "hub", "sqlite", "postgres")
+MODES = ("core", "hub", "shell", "sqlite", "postgres")
+
+
+class _Transport:
+    """What the asyncio backend's protocol uses of a transport, doing nothing."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def get_extra_info(self, name: str) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else None
+
+    def set_write_buffer_limits(self, high: int) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.sent += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 def make_reads(
@@ -116,11 +140,22 @@ def replay(
     if mode == "core":
         conn = ServerConnection(config)
         hub = None
+        receive = conn.receive_data
+    elif mode == "shell":
+        from guessgame.server_asyncio import AsyncioServer, _GameProtocol
+
+        hub = ServerHub(ServerConfig(strategy=strategy), store)
+        hub.game_config = config
+        protocol = _GameProtocol(AsyncioServer(hub))
+        protocol.connection_made(_Transport())  # type: ignore[arg-type]
+        assert protocol.conn is not None
+        conn = protocol.conn
+        receive = protocol.data_received  # type: ignore[assignment]
     else:
         hub = ServerHub(ServerConfig(strategy=strategy), store)
         hub.game_config = config
         _, conn = hub.open(("127.0.0.1", 40000))
-    receive = conn.receive_data
+        receive = conn.receive_data
     pid = os.getpid()
     children0 = _child_cpu(pid)
     cpu0, wall0 = time.process_time(), time.perf_counter()

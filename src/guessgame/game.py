@@ -115,6 +115,7 @@ class ServerConnection:
         "closed",
         "from_balancer",
         "lines",
+        "backlog",
         "_buf",
         "_pos",
         "_proxy",
@@ -157,6 +158,12 @@ class ServerConnection:
         self.from_balancer = False
         #: Complete lines received so far (shells watch it for idleness).
         self.lines = 0
+        #: Whether complete lines wait for another turn: the shell calls
+        #: :meth:`receive_data` again (with ``b""`` or more input) once it
+        #: has served its other connections, and reads nothing more
+        #: meanwhile. (An attribute, not a property: shells read it after
+        #: every read, and a property is a call into Python code.)
+        self.backlog = False
         #: Input not handled yet; from ``_pos`` on while there is a backlog.
         self._buf = b""
         self._pos = 0
@@ -182,13 +189,6 @@ class ServerConnection:
         """Whether a game is in progress."""
         return self._strategy is not None
 
-    @property
-    def backlog(self) -> bool:
-        """Whether complete lines wait for another turn: the shell calls
-        :meth:`receive_data` again (with ``b""`` or more input) once it has
-        served its other connections, and reads nothing more meanwhile."""
-        return self._pos != 0
-
     def receive_data(self, data: bytes) -> bytes:
         """Feed bytes from the peer; returns the bytes to send back (maybe empty).
 
@@ -206,7 +206,10 @@ class ServerConnection:
             if decision is not None and self._pending is not None:
                 self.lines += 2
                 self._report(decision)
-                return self._number_or_error()
+                try:
+                    return self._number()
+                except ProtocolError as exc:
+                    return self._error(exc.code, exc.message)
         if self._proxy is not None:
             try:
                 data = self._take_proxy_header(data)
@@ -238,9 +241,11 @@ class ServerConnection:
             if find(b"\n", pos) >= 0:
                 # More lines than a turn: keep the input, go on from pos.
                 self._buf, self._pos = data, pos
+                self.backlog = True
                 rest = b""
             else:
                 self._pos = 0
+                self.backlog = False
                 rest = data[pos:]
         if not self._pos:
             self._buf = rest
@@ -296,6 +301,7 @@ class ServerConnection:
         self.closed = True
         self._buf = b""
         self._pos = 0
+        self.backlog = False
 
     # -- framing and dispatch ---------------------------------------------
 
@@ -435,7 +441,7 @@ class ServerConnection:
             raise ProtocolError(ErrorCode.NO_GUESS, "no unreported guess; send NUMBER first")
         self._pending = None
         if self._secret is None:
-            self._codes[-1] = _CODE_BY_ID[id(decision)]
+            self._codes[-1] = DECISION_CODES[decision]
             if decision is Decision.CORRECT:
                 self._secret = guess
             else:
@@ -455,17 +461,23 @@ class ServerConnection:
         if self._strategy is None:
             return
         if self.on_game_end is not None:
+            config = self.config
+            # GameRecord's fields in order, made by tuple.__new__ in C rather
+            # than by the named tuple's __new__ in Python: once a game.
             self.on_game_end(
-                GameRecord(
-                    lower=self._lower,
-                    upper=self._upper,
-                    strategy=self.config.strategy,
-                    backend=self.config.backend,
-                    peer=self.peer,
-                    started_at=self._started,
-                    ended_at=self.config.clock(),
-                    outcome=Outcome.WON if self._secret is not None else outcome,
-                    guesses=Guesses(self._guesses, bytes(self._codes)),
+                _new_record(
+                    GameRecord,
+                    (
+                        self._lower,
+                        self._upper,
+                        config.strategy,
+                        config.backend,
+                        self.peer,
+                        self._started,
+                        config.clock(),
+                        Outcome.WON if self._secret is not None else outcome,
+                        Guesses(self._guesses, bytes(self._codes)),
+                    ),
                 )
             )
         # Whatever the game held goes with its record (or is freed now).
@@ -476,9 +488,7 @@ class ServerConnection:
         self._codes = bytearray()
 
 
-# Decision codes by id(): Enum members hash in Python code, and this lookup
-# runs for every report. Members live as long as the process.
-_CODE_BY_ID = {id(d): code for d, code in DECISION_CODES.items()}
+_new_record = tuple.__new__
 
 #: The exact bytes of the common REPORT lines (no stray whitespace or "\r").
 _REPORT_LINES: dict[bytes, Decision] = {

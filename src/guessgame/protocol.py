@@ -71,6 +71,12 @@ class Decision(enum.Enum):
     UNSURE = "unsure"
     CORRECT = "correct"
 
+    # Enum hashes a member by its name, in Python code: a function call for
+    # every dict lookup keyed by a decision (the guessers' memo makes one a
+    # report). Members are singletons compared by identity, so the identity
+    # hash, in C, agrees with equality.
+    __hash__ = object.__hash__
+
     def token(self, lang: Lang = Lang.KO) -> str:
         """The word sent on the wire for this decision."""
         return _TOKENS[lang][self]

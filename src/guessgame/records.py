@@ -36,6 +36,10 @@ class Outcome(enum.Enum):
     #: reset or another I/O error.
     ERROR = "error"
 
+    # Identity hash, in C (see Decision.__hash__): outcomes key dicts on
+    # the way of every finished game.
+    __hash__ = object.__hash__
+
 
 class Guesses(Sequence[Move]):
     """The guesses of one game in order, each with the client's decision.

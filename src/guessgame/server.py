@@ -21,7 +21,7 @@ from .game import GameConfig, ServerConnection
 from .loops import default_loop
 from .metrics import Metrics, start_metrics_server
 from .protocol import DEFAULT_MAX_GUESSES, DEFAULT_MAX_LINE, Decision, ErrorCode, Lang, format_error
-from .records import GameRecord, format_peer
+from .records import GameRecord, Guesses, Outcome, format_peer
 from .store import NullStore, Store
 from .strategies import DEFAULT_STRATEGY
 from .transcript import server_line
@@ -324,6 +324,9 @@ class ServerHub:
         self.stop_metrics()
 
 
+_OUTCOME_WORDS = {outcome: outcome.value for outcome in Outcome}
+
+
 class GameLog:
     """One log line per finished game, written in batches.
 
@@ -381,14 +384,20 @@ class GameLog:
         stamps: dict[int, str] = {}
         lines = []
         prefix = self.conn_prefix
-        for conn_id, record in batch:
-            second = int(record.ended_at)
+        words = _OUTCOME_WORDS
+        # This runs on a thread of its own but holds the GIL, which the
+        # event loop waits for meanwhile: the fields are unpacked at once
+        # and the outcome's word and the count of guesses read without a
+        # call into Python code (Enum.value and Guesses.__len__ are).
+        for conn_id, (lower, upper, _, _, peer, _, ended, outcome, guesses) in batch:
+            second = int(ended)
             stamp = stamps.get(second)
             if stamp is None:
                 stamp = stamps[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            count = len(guesses.codes) if type(guesses) is Guesses else len(guesses)
             lines.append(
-                f"{stamp} conn {prefix}{conn_id} {record.peer}: game {record.lower}..{record.upper}"
-                f" {record.outcome.value} after {len(record.guesses)} guesses"
+                f"{stamp} conn {prefix}{conn_id} {peer}: game {lower}..{upper}"
+                f" {words[outcome]} after {count} guesses"
             )
         game_log.info("%s", "\n".join(lines))
 

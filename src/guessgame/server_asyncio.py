@@ -93,6 +93,9 @@ class _GameProtocol(asyncio.Protocol):
         server.protocols[self] = None
 
     def data_received(self, data: bytes) -> None:
+        # The hot path: every read of every connection. Plain attributes
+        # only (a property is a call into Python code), the rare cases
+        # behind one test.
         conn = self.conn
         if conn is None:
             return
@@ -103,12 +106,18 @@ class _GameProtocol(asyncio.Protocol):
         except Exception as exc:  # a bug must cost one connection, not the server
             self._fail(f"internal error: {exc!r}")
             return
-        transport = self.transport
-        assert transport is not None
         if out:
-            transport.write(out)
+            self.transport.write(out)  # type: ignore[union-attr]
             if metrics is not None:
                 metrics.observe_latency(perf_counter() - started)
+        if conn.closed or conn.backlog or self.server.draining:
+            self._after_turn(conn)
+
+    def _after_turn(self, conn: ServerConnection) -> None:
+        """A read left the connection closed, with lines for another turn,
+        or the server draining."""
+        transport = self.transport
+        assert transport is not None
         if conn.closed:
             self._linger()
         elif conn.backlog:
@@ -116,7 +125,7 @@ class _GameProtocol(asyncio.Protocol):
                 transport.pause_reading()
                 if not self.blocked:  # else resume_writing schedules it
                     self.turn = asyncio.get_running_loop().call_soon(self._next_turn)
-        elif self.server.draining and not conn.has_game:
+        elif not conn.has_game:  # draining: the game over, the connection goes
             transport.close()
 
     def _next_turn(self) -> None:
