@@ -712,3 +712,57 @@ def _honest(reported: list[int], secret: int) -> str:
         return "Unsure"
     last = abs(reported[-2] - secret)
     return "Unsure" if dist == last else "Warmer" if dist < last else "Colder"
+
+
+# -- reads seen before ------------------------------------------------------
+
+#: Reads a client sends again and again, errors and ends of games among
+#: them, each answered as its lines would be one at a time.
+REPEATED_READS = (
+    b"PARAMS 1 100\nNUMBER\n",
+    b"REPORT Unsure\nNUMBER\n",
+    "REPORT 맞음\nPARAMS 0 -1\nPARAMS 1 100\nNUMBER\n".encode(),
+    b"NUMBER\nNUMBER\nREPORT Warmer\n",  # an unreported guess
+    b"PARAMS 0 -1\nNUMBER\nREPORT Colder\n",  # no-game twice
+    b"PARAMS 7 7\r\nNUMBER\r\n",
+)
+
+
+def test_a_read_seen_before_is_answered_as_its_lines_one_at_a_time() -> None:
+    from guessgame import game
+
+    game._PLANS.clear()
+    whole, by_line = Harness(), Harness()
+    for _ in range(3):  # the first time recorded, then from the plan
+        for read in REPEATED_READS:
+            lines = [line + b"\n" for line in read.split(b"\n")[:-1]]
+            expected = b"".join(by_line.conn.receive_data(line) for line in lines)
+            assert whole.conn.receive_data(read) == expected, read
+            assert whole.conn.lines == by_line.conn.lines
+    # Reads of NUMBER, REPORT and PARAMS lines are planned, those that meet
+    # an error included; "\r" lines and REPORT+NUMBER (a faster path) not.
+    assert {REPEATED_READS[i] for i in (0, 2, 3, 4)} <= set(game._PLANS)
+    assert snapshot(whole) == snapshot(by_line)
+
+
+def test_a_read_planned_on_one_connection_obeys_the_line_limit_of_another() -> None:
+    from guessgame import game
+
+    read = b"PARAMS 1000000 2000000\nNUMBER\n"  # a 22-byte line
+    roomy = Harness()
+    roomy.conn.receive_data(read)
+    assert int(roomy.conn.receive_data(read)) in range(1_000_000, 2_000_001)
+    assert read in game._PLANS
+    tight = Harness(max_line=16)
+    assert error_code(tight.conn.receive_data(read)) == "line-too-long"
+    assert tight.conn.closed
+
+
+def test_reads_with_other_lines_are_not_planned() -> None:
+    from guessgame import game
+
+    game._PLANS.clear()
+    h = Harness()
+    for read in (b"PARAMS 1 9\nCLEAR\n", b"PARAMS 1 x\nNUMBER\n", b"\nNUMBER\n", b"NUMBER\nNUM"):
+        h.conn.receive_data(read)
+        assert read not in game._PLANS, read

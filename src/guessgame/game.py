@@ -210,6 +210,11 @@ class ServerConnection:
                     return self._number()
                 except ProtocolError as exc:
                     return self._error(exc.code, exc.message)
+        plannable = not self._buf and self._proxy is None
+        if plannable:
+            plan = _PLANS.get(data)
+            if plan is not None and plan[0] <= self._max_line:
+                return self._run_plan(plan[1])
         if self._proxy is not None:
             try:
                 data = self._take_proxy_header(data)
@@ -233,6 +238,7 @@ class ServerConnection:
             lines = data.split(b"\n")
             rest = lines.pop()
         else:
+            plannable = False  # a turn of a longer read: no plan of it
             lines = []
             find = data.find
             while len(lines) < TURN_LINES and (end := find(b"\n", pos)) >= 0:
@@ -250,16 +256,27 @@ class ServerConnection:
         if not self._pos:
             self._buf = rest
         self.lines += len(lines)
+        # A short read of the lines a game is made of is remembered with
+        # what they ask (its plan), to be done without splitting next time.
+        steps: list[_Step] | None = (
+            [] if plannable and not rest and len(data) <= _PLAN_BYTES else None
+        )
+        longest = 0
         out = []
         for raw in lines:
             try:
                 # The hot path: the lines a game is made of skip decoding,
                 # splitting and dispatch.
                 if raw == b"NUMBER":
+                    if steps is not None:
+                        steps.append(_NUMBER_STEP)
                     out.append(self._number())
                     continue
                 decision = _REPORT_LINES.get(raw)
                 if decision is not None:
+                    if steps is not None:
+                        steps.append((_REPORT, (decision,)))
+                        longest = max(longest, len(raw))
                     self._report(decision)
                     continue
                 if raw[-1:] == b"\r":
@@ -270,16 +287,46 @@ class ServerConnection:
                 # PARAMS lines seen on any connection before (within this
                 # connection's line limit, checked just above).
                 bounds = _PARAMS_SEEN.get(raw)
-                if bounds is not None:
+                if bounds is None:
+                    # Parsed the long way: planned only if it proves to be
+                    # a PARAMS line (a bad line raises, and is not planned).
+                    planned, steps = steps, None
+                    reply = self._line(raw)
+                    if reply:
+                        out.append(reply)
+                    bounds = _PARAMS_SEEN.get(raw)
+                    if bounds is None:
+                        continue
+                    steps = planned
+                else:
                     self._params(*bounds)
-                    continue
-                reply = self._line(raw)
-                if reply:
-                    out.append(reply)
+                if steps is not None:
+                    steps.append((_PARAMS, bounds))
+                    longest = max(longest, len(raw))
             except ProtocolError as exc:
+                # What the connection's state refused (no game, no guess)
+                # is refused the same way by the plan.
                 out.append(self._error(exc.code, exc.message))
         if len(rest) > self._max_line + 1:
             out.append(self._too_long())
+        elif steps is not None:
+            if len(_PLANS) >= _PLANS_MAX:
+                _PLANS.clear()
+            _PLANS[data] = (longest, tuple(steps))
+        return b"".join(out)
+
+    def _run_plan(self, steps: tuple[_Step, ...]) -> bytes:
+        """Do what the lines of a read seen before ask (see :data:`_PLANS`),
+        each as its line would: an error answers that line alone."""
+        self.lines += len(steps)
+        out = []
+        for command, args in steps:
+            try:
+                reply = command(self, *args)
+            except ProtocolError as exc:
+                reply = self._error(exc.code, exc.message)
+            if reply:
+                out.append(reply)
         return b"".join(out)
 
     def receive_all(self, data: bytes) -> bytes:
@@ -501,6 +548,24 @@ _PARAMS_SEEN: dict[bytes, tuple[int, int]] = {}
 _PARAMS_SEEN_MAX = 1024
 #: Only lines this short are kept (below any line limit a server may have).
 _PARAMS_SEEN_LINE = 64
+
+#: What a line of a plan does: a command and its arguments after the connection.
+_Step = tuple[Callable[..., bytes | None], tuple[object, ...]]
+_NUMBER_STEP: _Step = (ServerConnection._number, ())
+_REPORT: Callable[..., bytes | None] = ServerConnection._report
+_PARAMS: Callable[..., bytes | None] = ServerConnection._params
+
+#: Whole reads seen before, exactly as received, made only of lines a game
+#: is made of (NUMBER, the common REPORT lines, PARAMS lines of
+#: :data:`_PARAMS_SEEN`), with their longest line and their plan: the steps
+#: their lines ask for, which :meth:`ServerConnection._run_plan` takes
+#: without splitting or looking up a line. A playing client sends the same
+#: read between two games every time (the winning report, ``PARAMS 0 -1``,
+#: the next ``PARAMS``, ``NUMBER``). Cleared when full.
+_PLANS: dict[bytes, tuple[int, tuple[_Step, ...]]] = {}
+_PLANS_MAX = 1024
+#: Only reads this short are kept.
+_PLAN_BYTES = 128
 
 #: The same followed by NUMBER in one read: a client's whole round trip.
 _REPORT_THEN_NUMBER: dict[bytes, Decision] = {
