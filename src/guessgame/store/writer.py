@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..records import GameRecord
+from ..records import GameRecord, Guesses
 from .rows import PackedRecord, batch_ids, pack_records, packed_rows
 
 __all__ = [
@@ -304,7 +304,11 @@ class BatchWriter:
     def record(self, record: GameRecord) -> None:
         """Queue one finished game; drops and counts it if the queue is full."""
         pending = self._pending
-        size = RECORD_OVERHEAD + GUESS_BYTES * len(record.guesses)
+        guesses = record[8]
+        # len() of Guesses is a call into Python code; of its codes, not.
+        size = RECORD_OVERHEAD + GUESS_BYTES * (
+            len(guesses.codes) if type(guesses) is Guesses else len(guesses)
+        )
         # Threads of the threaded backend record at once: the sum needs the
         # lock (uncontended, about 50 ns a game); the deque needs none.
         with self._bytes_lock:
@@ -411,8 +415,8 @@ class BatchWriter:
             while pending:
                 n = min(len(pending), MAX_TRANSACTION)
                 batch = [pending.popleft() for _ in range(n)]
-                self._write(batch)
-                size = RECORD_OVERHEAD * n + GUESS_BYTES * sum(len(r.guesses) for r in batch)
+                guesses = self._write(batch)
+                size = RECORD_OVERHEAD * n + GUESS_BYTES * guesses
                 with self._bytes_lock:
                     self._bytes -= size
             if flush_seen != self._flush_done:
@@ -423,21 +427,21 @@ class BatchWriter:
             if stopping and not pending:
                 return
 
-    def _write(self, batch: Sequence[GameRecord]) -> None:
+    def _write(self, batch: Sequence[GameRecord]) -> int:
         """Commit one batch, retrying while the database refuses it for a
         passing reason. The rows, ids included, are built once, so a retry
-        after an unclear failure inserts the very same games."""
+        after an unclear failure inserts the very same games. Returns the
+        number of guesses the batch held, as :meth:`record` counted them."""
         sink = self._sink
         assert sink is not None
         try:
-            sink.send(pack_records(batch), os.urandom(10))
-        except BatchFailed as failure:
-            self._refused(len(batch), failure.detail)
-            return
+            packed = pack_records(batch)
+            guesses = sum([len(p[9]) for p in packed])
+            sink.send(packed, os.urandom(10))
         except Exception as exc:
             # A malformed record: it must cost this batch, not the writer.
-            self._refused(len(batch), repr(exc))
-            return
+            self._refused(len(batch), exc.detail if isinstance(exc, BatchFailed) else repr(exc))
+            return sum(len(r.guesses) for r in batch)
         delay = 0.01
         while True:
             try:
@@ -447,7 +451,7 @@ class BatchWriter:
                     # A constraint, a corrupt file, a bug: no retry would succeed.
                     sink.drop()
                     self._refused(len(batch), failure.detail)
-                    return
+                    return guesses
                 if time.monotonic() >= self._give_up_at:
                     sink.drop()
                     log.error(
@@ -457,7 +461,7 @@ class BatchWriter:
                         failure.line,
                     )
                     self.lost += len(batch)
-                    return
+                    return guesses
                 self._warn(
                     "write",
                     "cannot write to %s (%s); retrying, %d games waiting",
@@ -470,7 +474,7 @@ class BatchWriter:
                 self._warn_drops()
             else:
                 self.written += len(batch)
-                return
+                return guesses
 
     def _refused(self, games: int, detail: str) -> None:
         log.error("could not record %d games in %s: %s", games, self.where, detail)
