@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,5 +50,54 @@ def test_suite_runs_two_servers_side_by_side(tmp_path: Path) -> None:
         assert row["round_trips_per_s"] > 0 and row["games_per_s"] > 0
         assert row["server_rss_mib"] > 1
         assert row["server_cpu_us_per_round_trip"] > 0
+    # The store's writer process is counted, apart too.
+    assert rows["ours"]["children_cpu_us_per_round_trip"] is not None
+    assert rows["minimal-uvloop"]["children_cpu_us_per_round_trip"] == 0
+    assert rows["minimal-uvloop"]["cpu_ratio"] == 1.0
     assert rows["ours"]["ratio"] == 1.0  # no seed server selected: ours is the baseline
     assert "| ours | 8 |" in done.stdout and "| minimal-uvloop | 8 |" in done.stdout
+
+
+_TREE = """
+import os, subprocess, sys, time
+# A child, started from a thread other than the main one, that burns CPU.
+import threading
+procs = []
+thread = threading.Thread(target=lambda: procs.append(subprocess.Popen(
+    [sys.executable, "-c", "import time\\nend = time.process_time() + 0.6\\n"
+     "while time.process_time() < end: pass\\ntime.sleep(60)"])))
+thread.start()
+thread.join()
+print(procs[0].pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_suite_counts_the_cpu_and_memory_of_every_process_under_a_server() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import suite
+    finally:
+        sys.path.pop(0)
+    parent = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True)
+    child = None
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert suite.process_tree(parent.pid) == [parent.pid, child]
+        deadline = time.monotonic() + 30
+        while suite._own_cpu(child, reaped=False) < 0.5:
+            assert time.monotonic() < deadline, "the child did not burn its CPU"
+            time.sleep(0.05)
+        own = suite._own_cpu(parent.pid, reaped=False)
+        assert suite.cpu_seconds(parent.pid) >= own + 0.5
+        rss = suite.rss_mib(parent.pid)
+        own_rss = suite._own_rss(parent.pid)
+        child_rss = suite._own_rss(child)
+        assert rss is not None and own_rss is not None and child_rss is not None
+        assert rss == pytest.approx(own_rss + child_rss, abs=2.0)
+    finally:
+        parent.kill()
+        parent.wait()
+        if child is not None:
+            os.kill(child, signal.SIGKILL)
