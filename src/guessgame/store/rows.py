@@ -31,6 +31,7 @@ __all__ = [
     "batch_ids",
     "game_ids",
     "game_rows",
+    "pack_record",
     "pack_records",
     "packed_rows",
     "read_games",
@@ -107,25 +108,25 @@ def decode_guesses(text: str) -> tuple[tuple[int, Decision | None], ...]:
 #: signed 64-bit guesses in native byte order, one decision code each).
 PackedRecord = tuple[int, int, str, str, str, float, float, str, bytes, bytes]
 
-# Outcomes by id(): Enum members hash in Python code (see _MARK_BY_ID).
-_OUTCOME_BY_ID = {id(o): o.value for o in Outcome}
+_OUTCOME_WORDS = {o: o.value for o in Outcome}
 
 
-def pack_records(records: Iterable[GameRecord]) -> list[PackedRecord]:
-    """``records`` as :data:`PackedRecord` tuples.
+def pack_record(record: GameRecord) -> PackedRecord:
+    """``record`` as a :data:`PackedRecord` tuple.
 
     TypeError, KeyError or ValueError for a malformed record (a guess that
     is not a 64-bit integer, a decision or an outcome of the wrong type).
     """
-    outcomes = _OUTCOME_BY_ID
-    packed: list[PackedRecord] = []
-    for r in records:
-        guesses = r[8]
-        if type(guesses) is not Guesses:
-            guesses = Guesses.of(guesses)
-        # r[:7] slices the named tuple into a plain tuple in C.
-        packed.append(r[:7] + (outcomes[id(r[7])], guesses.values.tobytes(), guesses.codes))
-    return packed
+    guesses = record[8]
+    if type(guesses) is not Guesses:
+        guesses = Guesses.of(guesses)
+    # record[:7] slices the named tuple into a plain tuple in C.
+    return record[:7] + (_OUTCOME_WORDS[record[7]], guesses.values.tobytes(), guesses.codes)
+
+
+def pack_records(records: Iterable[GameRecord]) -> list[PackedRecord]:
+    """:func:`pack_record` of each record."""
+    return [pack_record(r) for r in records]
 
 
 def batch_ids(ended: Iterable[float], seed: bytes) -> list[str]:
