@@ -102,6 +102,9 @@ class ServerConfig:
     metrics_port: int | None = None
     #: Event loop of the asyncio backend: ``uvloop`` or ``asyncio``.
     loop: str = field(default_factory=default_loop)
+    #: Serve the web page and the game over a WebSocket (``/ws``) on this
+    #: port of ``host`` too (None: off; 0: any free port).
+    web_port: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
@@ -230,7 +233,11 @@ class ServerHub:
         """
         metrics = self.metrics
         per_address = self.config.max_per_address
-        proxied = self.config.proxy_protocol
+        if game_config is None:
+            game_config = self.game_config
+        # A transport without PROXY headers (the WebSocket) counts under its
+        # socket's address even on a --proxy-protocol server.
+        proxied = game_config.proxy_protocol
         host = _host_of(address) if per_address and not proxied else None
         with self._limits:
             if stopping:
@@ -250,7 +257,7 @@ class ServerHub:
             raise Refused(reason)
         conn_id = next(self._ids)
         conn = ServerConnection(
-            game_config or self.game_config,
+            game_config,
             peer=format_peer(address),
             on_report=self._report_hook,
             on_game_end=functools.partial(self._game_ended, conn_id),
