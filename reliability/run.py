@@ -45,6 +45,20 @@ BACKENDS = ("asyncio", "threads")
 #: Seconds any single socket operation may take before it counts as a failure.
 IO_TIMEOUT = 10.0
 
+#: What one connection may make a server hold at most, in KB (docs/reliability.md,
+#: "Memory bounds"): a game of --max-guesses 1000 guesses with the strategy's
+#: memory of them (under 128 KB), a read of input and a turn of replies not
+#: sent yet (under 64 KB), the connection's own objects (and, with threads, its
+#: stack).
+PER_CONNECTION_KB = 256
+#: How much a server's RSS may grow while one connection floods it.
+FLOOD_GROWTH_MB = 8.0
+#: The good clients' NUMBER round trip, 99th percentile, next to a flood.
+FLOOD_P99_MS = 50.0
+FLOOD = Path(__file__).resolve().parent / "flood.py"
+#: The store's queue bound (guessgame.store.writer.MAX_PENDING_BYTES), in MB.
+STORE_QUEUE_MB = 64
+
 
 # -- sizes ------------------------------------------------------------------------
 
@@ -492,9 +506,8 @@ def pipeliners(row: Row, server: Server, size: Size) -> None:
     growth_mb = (server.rss_kb() - rss_before) / 1024
     row.tried = f"{size.pipeliners} clients x {size.pipeline_lines} NUMBER lines, never read"
     row.check(server.alive(), "server alive")
-    # Each guess is remembered for the game's record (the spec lets memory
-    # grow with the guesses made): a few hundred bytes a line, no more.
-    bound = 32 + sent_lines * 512 / 2**20
+    # What each connection holds is bounded, however many lines it sends.
+    bound = FLOOD_GROWTH_MB + size.pipeliners * PER_CONNECTION_KB / 1024
     row.check(
         growth_mb < bound,
         f"server RSS grew {growth_mb:.1f} MB for {sent_lines} lines (bound {bound:.0f} MB)",
@@ -614,20 +627,6 @@ def play_one(address: tuple[str, int], secret: int = 42) -> bool:
 
 
 # -- limits: what one client can make the server hold, and do to others ------------------
-
-#: What one connection may make a server hold at most, in KB (docs/reliability.md,
-#: "Memory bounds"): a game of --max-guesses 1000 guesses with the strategy's
-#: memory of them (under 128 KB), a read of input and a turn of replies not
-#: sent yet (under 64 KB), the connection's own objects (and, with threads, its
-#: stack).
-PER_CONNECTION_KB = 256
-#: How much a server's RSS may grow while one connection floods it.
-FLOOD_GROWTH_MB = 8.0
-#: The good clients' NUMBER round trip, 99th percentile, next to a flood.
-FLOOD_P99_MS = 50.0
-FLOOD = Path(__file__).resolve().parent / "flood.py"
-#: The store's queue bound (guessgame.store.writer.MAX_PENDING_BYTES), in MB.
-STORE_QUEUE_MB = 64
 
 
 def floods(kind: str, port: int, seconds: float, count: int = 1) -> list[dict[str, int]]:
