@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from conftest import IO_TIMEOUT, LineSocket
 from guessgame.metrics import Metrics
 from guessgame.protocol import Decision
@@ -159,3 +161,18 @@ def test_the_log_of_finished_games_is_bounded(caplog: Any) -> None:
     assert "the log of finished games fell behind: 7 lines dropped" in messages
     lines = next(m for m in messages if "conn" in m).splitlines()
     assert [line.split()[3] for line in lines] == ["7", "8", "9", "10", "11"]
+
+
+def test_refusals_are_exposed_by_reason() -> None:
+    import prometheus_client  # the metrics extra, part of the test extra
+
+    metrics = Metrics("smart")
+    metrics.connection_refused("max-per-address")
+    metrics.connection_refused("max-per-address")
+    metrics.connection_refused("max-connections")
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
+    registry.register(metrics)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert 'guessgame_connections_refused_total{reason="max-per-address"} 2.0' in text
+    assert 'guessgame_connections_refused_total{reason="max-connections"} 1.0' in text
+    assert 'guessgame_connections_refused_total{reason="stopping"} 0.0' in text
