@@ -13,8 +13,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 from conftest import IO_TIMEOUT, LineSocket
 from guessgame.metrics import Metrics
 from guessgame.protocol import Decision
