@@ -341,15 +341,26 @@ class GameLog:
     stamped with its game's end time.
     """
 
-    def __init__(self, conn_prefix: str = "", interval: float = 0.25) -> None:
+    #: Most lines waiting to be written. A server's stderr that blocks (a
+    #: pipe nobody reads, a stalled terminal) must not grow the server: the
+    #: oldest lines go, and the next batch says how many.
+    MAX_PENDING = 100_000
+
+    def __init__(
+        self, conn_prefix: str = "", interval: float = 0.25, max_pending: int = MAX_PENDING
+    ) -> None:
         self.conn_prefix = conn_prefix
         self.interval = interval
-        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque()
+        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque(
+            maxlen=max_pending
+        )
+        self._added = 0
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def add(self, conn_id: int, record: GameRecord) -> None:
         self._pending.append((conn_id, record))
+        self._added += 1  # racy under threads: only ever read to tell of losses
         if self._writer is None:
             self._start()
 
@@ -380,11 +391,16 @@ class GameLog:
     def flush(self) -> None:
         """Write every pending line now."""
         pending = self._pending
+        added, self._added = self._added, 0
         batch = []
         while pending:
             batch.append(pending.popleft())
         if not batch or not game_log.isEnabledFor(logging.INFO):
             return
+        if added > len(batch) and len(batch) == pending.maxlen:
+            game_log.warning(
+                "the log of finished games fell behind: %d lines dropped", added - len(batch)
+            )
         stamps: dict[int, str] = {}
         lines = []
         prefix = self.conn_prefix
