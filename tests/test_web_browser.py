@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
 import browser
 from conftest import RunningServer, _release, start_server
@@ -168,6 +167,8 @@ def test_a_whole_game_by_keyboard_alone(
 def test_contradicting_answers_raise_the_alert(
     page: Any, base_url: str, lang: Lang, words: str
 ) -> None:
+    from playwright.sync_api import expect
+
     browser.open_page(page, base_url, lang)
     browser.new_game(page, 1, 100, lang)
     alert = page.get_by_role("alert")
