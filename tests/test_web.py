@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import BACKENDS, IO_TIMEOUT, LineSocket, ServerProcess
@@ -24,6 +24,7 @@ from guessgame.judge import Judge
 from guessgame.metrics import Metrics
 from guessgame.protocol import DEFAULT_MAX_LINE, Decision, Lang
 from guessgame.records import Outcome
+from guessgame.server import MAX_HANDSHAKES
 from guessgame.server_web import CONTENT_SECURITY_POLICY, WEB_BACKEND
 from test_servers import ERROR_TABLE
 
@@ -316,6 +317,45 @@ def test_a_flood_of_messages_does_not_starve_a_player(server: Any) -> None:
     assert slowest < 0.5, slowest
     # It was served in turns, and stopped being read once it stopped reading.
     assert sent < 8 * 2**20
+
+
+def test_connections_that_never_finish_the_handshake_are_bounded(server: Any) -> None:
+    """At most MAX_HANDSHAKES connections may sit in their opening handshake;
+    one more is closed at once, and the port serves again once they go."""
+    srv = server(web_port=0)
+    stalled = [
+        socket.create_connection(web(srv), timeout=IO_TIMEOUT) for _ in range(MAX_HANDSHAKES - 1)
+    ]
+    try:
+        with WebLines(web(srv)) as ws:  # accepted after the stalled ones: room for one
+            assert ws.ask("PARAMS 3 3", "NUMBER") == "3"
+        stalled.append(socket.create_connection(web(srv), timeout=IO_TIMEOUT))
+        deadline = time.monotonic() + IO_TIMEOUT
+        while True:
+            extra = socket.create_connection(web(srv), timeout=IO_TIMEOUT)
+            extra.settimeout(0.5)
+            try:
+                closed = extra.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            except TimeoutError:
+                closed = False
+            extra.close()
+            if closed:
+                break
+            assert time.monotonic() < deadline, "a connection over the bound was kept"
+    finally:
+        for s in stalled:
+            s.close()
+    deadline = time.monotonic() + IO_TIMEOUT
+    while True:
+        try:
+            with WebLines(web(srv)) as ws:
+                assert ws.ask("PARAMS 4 4", "NUMBER") == "4"
+            break
+        except (WebSocketException, OSError):
+            assert time.monotonic() < deadline, "the web port never served again"
+            time.sleep(0.05)
 
 
 # -- HTTP: the page's files, origins, paths -------------------------------------

@@ -27,6 +27,7 @@ from .strategies import DEFAULT_STRATEGY
 from .transcript import server_line
 
 __all__ = [
+    "MAX_HANDSHAKES",
     "Backend",
     "Refused",
     "ServerConfig",
@@ -42,15 +43,22 @@ game_log = logging.getLogger("guessgame.games")
 
 #: File descriptors a server keeps for itself besides its connections: the
 #: listening socket, the store's database files, the event loop's selector,
-#: standard streams, the metrics server, and refused connections while they
-#: hear ``busy``. Without this margin, a server at its descriptor limit
+#: standard streams, the metrics server, refused connections while they
+#: hear ``busy``, and the web listener's connections still in their opening
+#: handshake. Without this margin, a server at its descriptor limit
 #: (``ulimit -n``) cannot even accept a connection to refuse it: asyncio
 #: logs a line per failed accept, uvloop resets the connection unanswered.
-FD_RESERVE = 64
+FD_RESERVE = 96
 #: Refused connections that may linger (see the backends' ``_linger``) at
 #: once; beyond this, a refused connection is closed right after ``busy``,
 #: so that a flood of refusals cannot eat the reserve.
-MAX_LINGERING_REFUSALS = FD_RESERVE // 2
+MAX_LINGERING_REFUSALS = 32
+#: Connections to the web port still in their opening handshake (or an
+#: HTTP request for the page) at once; beyond this, a new one is closed at
+#: once, so that clients that connect and never finish the handshake hold
+#: neither memory nor the reserve of descriptors (each may take up to the
+#: handshake timeout, 5 s).
+MAX_HANDSHAKES = 32
 
 
 def connection_limit(max_connections: int) -> int:

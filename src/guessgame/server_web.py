@@ -7,7 +7,9 @@ page). Each text message is one protocol line for the same
 each reply line goes back as one text message; the hub holds the limits it
 shares with TCP, records the games (backend ``web``) and counts them.
 
-Limits: a message over ``4 * --max-line`` bytes is refused by the WebSocket
+Limits: at most :data:`~guessgame.server.MAX_HANDSHAKES` connections may be
+in their opening handshake at once (new ones are closed); a message over
+``4 * --max-line`` bytes is refused by the WebSocket
 layer (close code 1009), a shorter one over ``--max-line`` by the core
 (``line-too-long``); at most :data:`MAX_QUEUE` frames wait to be read
 before the connection stops being read, and at most :data:`WRITE_HIGH_WATER`
@@ -43,7 +45,7 @@ from websockets.http11 import Request, Response
 from .game import TURN_LINES, GameConfig, ServerConnection
 from .loops import loop_factory
 from .records import Outcome
-from .server import IdleWatch, Refused, ServerHub, log_idle
+from .server import MAX_HANDSHAKES, IdleWatch, Refused, ServerHub, log_idle
 from .strategies import STRATEGIES
 
 __all__ = ["WEB_BACKEND", "WebListener", "WebThread", "static_files"]
@@ -124,6 +126,9 @@ class WebListener:
             for name in STRATEGIES
         }
         self._live: dict[WebSocket, tuple[int, ServerConnection]] = {}
+        #: Connections accepted and not yet handed to the handler (opening
+        #: handshakes and requests for the page), at most MAX_HANDSHAKES.
+        self._handshaking: set[WebSocket] = set()
         self._idle: set[WebSocket] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
@@ -144,8 +149,29 @@ class WebListener:
             max_queue=MAX_QUEUE,
             write_limit=WRITE_HIGH_WATER,
             logger=_ws_log,
+            create_connection=self._connection_class(),
         )
         self._sweeper = asyncio.create_task(self._sweep_idle())
+
+    def _connection_class(self) -> type[WebSocket]:
+        """The library's connection, counted from accept to the handler:
+        over :data:`~guessgame.server.MAX_HANDSHAKES` at once, a new one is
+        closed at once (the limits of ``hub.open`` count it from then on)."""
+        handshaking = self._handshaking
+
+        class Counted(WebSocket):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                if len(handshaking) >= MAX_HANDSHAKES:
+                    self.transport.abort()
+                else:
+                    handshaking.add(self)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                handshaking.discard(self)
+                super().connection_lost(exc)
+
+        return Counted
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -171,6 +197,7 @@ class WebListener:
     # -- the game ------------------------------------------------------------
 
     async def _handler(self, ws: WebSocket) -> None:
+        self._handshaking.discard(ws)
         hub = self.hub
         query = urlsplit(ws.request.path if ws.request is not None else "").query
         config: GameConfig = self._configs[_strategy_of(query, hub.config.strategy)]
