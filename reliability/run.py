@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guessgame.judge import Judge
+from guessgame.server import FD_RESERVE
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -832,7 +833,8 @@ def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     for args, scenarios in servers:
         try:
-            server = Server(backend, workdir, *args, nofile=size.full_games + 256, name="limits")
+            nofile = size.full_games + size.good_clients + FD_RESERVE + 64
+            server = Server(backend, workdir, *args, nofile=nofile, name="limits")
         except RuntimeError as exc:  # e.g. an option this server does not know
             for name, tried, *_ in scenarios:
                 row = Row(name, backend, tried)
@@ -876,7 +878,7 @@ def run_hostile(backend: str, size: Size, workdir: Path) -> list[Row]:
         str(size.max_connections),
         "--idle-timeout",
         str(idle),
-        nofile=max(size.nofile, size.max_connections + 64),
+        nofile=max(size.nofile, size.max_connections + FD_RESERVE),
         name=f"hostile-{backend}",
     )
     rows: list[Row] = []
@@ -1208,7 +1210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if g not in GROUPS:
             parser.error(f"unknown group {g!r}")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 4 * size.over_nofile + 1024
+    need = max(4 * size.over_nofile, size.full_games) + 1024
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
 
