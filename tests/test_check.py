@@ -15,15 +15,21 @@ import random
 import re
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import RunningServer, free_port
 from guessgame.check import SCENARIOS, CheckConfig, CheckError, CheckResult, ioi_bound, run_check
+from guessgame.check.context import Context, Shared
+from guessgame.check.extensions import never_reads
+from guessgame.check.probe import Failed
 from guessgame.cli import IO, main
 from guessgame.protocol import ErrorCode
 
@@ -111,7 +117,9 @@ class BrokenServer:
     """A seed-like server with one defect, on a loopback port, in a thread.
 
     ``one-at-a-time`` is a blocking server that accepts the next connection
-    only when the one it serves has closed; the others run on an event loop.
+    only when the one it serves has closed; the others run on an event loop
+    and never stop reading: a client that does not read makes their unsent
+    replies grow without bound.
     """
 
     def __init__(self, defect: str) -> None:
@@ -308,6 +316,33 @@ def test_a_correct_server_that_speaks_only_english_passes(
     other = verdicts["other-vocabulary"]
     assert not other["passed"] and "맞음" in other["detail"]
     assert data["guessing"]["worst"] > 9
+
+
+def test_a_server_that_keeps_reading_a_client_that_never_reads_fails_that_row() -> None:
+    # In a process of its own: in this one, the server would share the check's GIL.
+    code = (
+        "import sys, time; from test_check import BrokenServer; "
+        "s = BrokenServer('unbounded'); print(s.port, flush=True); time.sleep(30)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=Path(__file__).parent, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        context = Context(CheckConfig(port=port), Shared(), random.Random(61))
+        with pytest.raises(Failed, match=r"kept reading the client that never reads: [\d.]+ MB"):
+            asyncio.run(_run_and_close(never_reads, context))
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+async def _run_and_close(scenario: Any, context: Context) -> str:
+    try:
+        return str(await scenario(context))
+    finally:
+        await context.close()
 
 
 def test_a_server_that_never_answers_is_bounded_by_the_budget(

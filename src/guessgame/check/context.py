@@ -21,6 +21,9 @@ __all__ = [
     "Shared",
     "ioi_bound",
     "play",
+    "play_out",
+    "play_to_win",
+    "won_and_repeated",
 ]
 
 #: Seconds a reply (or a connect) may take: far above any loopback or LAN
@@ -152,7 +155,6 @@ async def play(
     *,
     cap: int | None = None,
     what: str = "",
-    start: bool = True,
 ) -> Guesses:
     """An honest game (the seed client's): ``PARAMS``, then ``NUMBER`` and the
     judge's ``REPORT`` until the guess is correct or ``cap`` guesses were made.
@@ -162,18 +164,25 @@ async def play(
     can never meet an exhausted range (the seed's servers then spin forever).
     """
     assert INT64_MIN <= lower <= secret <= upper <= INT64_MAX
-    game = Guesses(lower, upper, what)
-    judge = Judge(secret)
-    if start:
-        await probe.send(params_line(lower, upper))
+    await probe.send(params_line(lower, upper))
+    return await play_out(probe, Guesses(lower, upper, what), Judge(secret), cap=cap)
+
+
+async def play_out(
+    probe: Probe, game: Guesses, judge: Judge, *, guess: int | None = None, cap: int | None = None
+) -> Guesses:
+    """Go on with a game: report honestly and ask again until the guess is
+    correct or ``cap`` guesses were made; ``guess`` is one not yet reported."""
     limit = game.size if cap is None else min(cap, game.size)
-    while len(game) < limit:
-        guess = game.add(await probe.number())
+    while guess is not None or len(game) < limit:
+        if guess is None:
+            guess = game.add(await probe.number())
         decision = judge.judge(guess)
         await probe.report(decision)
         if decision is Decision.CORRECT:
             game.won = True
             break
+        guess = None
     return game
 
 
@@ -200,6 +209,14 @@ async def play_to_win(
         if game.won:
             return game, secret
     raise Failed(f"{game.what}: no secret guessed in {tries} games of {len(game)} guesses")
+
+
+async def won_and_repeated(probe: Probe, rng: random.Random, what: str = "") -> Guesses:
+    """An honest game over 1..100 won, then ``NUMBER`` must repeat the secret."""
+    game, secret = await play_to_win(probe, 1, 100, rng, after=1, what=what)
+    again = await probe.number()
+    fail_unless(again == secret, f"after the win on {secret}, NUMBER answered {again}")
+    return game
 
 
 def fail_unless(condition: bool, detail: str) -> None:

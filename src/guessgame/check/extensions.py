@@ -13,7 +13,7 @@ import time
 
 from ..judge import Judge, params_line
 from ..protocol import DEFAULT_MAX_LINE, INT64_MAX, INT64_MIN, Decision, ErrorCode, Lang
-from .context import Context, Scenario, fail_unless, play, play_to_win
+from .context import Context, Scenario, fail_unless, play, won_and_repeated
 from .probe import Failed, Guesses, Probe
 from .required import END_GAME, speaks
 
@@ -71,9 +71,7 @@ async def other_vocabulary(ctx: Context) -> str:
     other = _other(ctx.shared.lang)
     await speaks(ctx, other)
     async with ctx.connection(other) as probe:
-        game, secret = await play_to_win(probe, 1, 100, ctx.rng, after=1)
-        again = await probe.number()
-    fail_unless(again == secret, f"after the win on {secret}, NUMBER answered {again}")
+        game = await won_and_repeated(probe, ctx.rng)
     return f"{other.value} too: a game won in {len(game)} guesses, then the secret repeated"
 
 
@@ -134,9 +132,7 @@ async def crlf(ctx: Context) -> str:
     """Lines ending in ``\\r\\n``: the ``\\r`` is ignored."""
     async with ctx.connection() as probe:
         probe.split = _crlf
-        game, secret = await play_to_win(probe, 1, 100, ctx.rng, after=1)
-        again = await probe.number()
-    fail_unless(again == secret, f"after the win on {secret}, NUMBER answered {again}")
+        game = await won_and_repeated(probe, ctx.rng)
     return f"a game won in {len(game)} guesses, every line ending in \\r\\n"
 
 
@@ -159,9 +155,7 @@ async def spacing_and_case(ctx: Context) -> str:
 
     async with ctx.connection() as probe:
         probe.split = mangle
-        game, secret = await play_to_win(probe, 1, 100, ctx.rng, after=1)
-        again = await probe.number()
-    fail_unless(again == secret, f"after the win on {secret}, NUMBER answered {again}")
+        game = await won_and_repeated(probe, ctx.rng)
     return f"a game won in {len(game)} guesses, every line re-spaced and re-cased"
 
 

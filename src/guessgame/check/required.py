@@ -12,7 +12,7 @@ import time
 
 from ..judge import Judge, params_line, report_line
 from ..protocol import Decision, Lang
-from .context import Context, Scenario, fail_unless, play, play_to_win
+from .context import Context, Scenario, fail_unless, play, play_out, play_to_win
 from .probe import Failed, Guesses, Probe, shown
 
 __all__ = ["SCENARIOS", "speaks"]
@@ -263,22 +263,15 @@ async def many_connections(ctx: Context) -> str:
         )
         raise Failed(
             f"{len(answered)} of {count} connections answered their first NUMBER "
-            f"({connected} connected), the first other one: {seen}"
+            f"({connected} connected); one that did not: {seen}"
         )
     waited = time.monotonic() - started
 
     async def finish(i: int) -> int:
         probe, game = probes[i], games[i]
         assert probe is not None and game is not None
-        secret = ctx.rng.randint(1, 100)
-        judge = Judge(secret)
-        guess = next(iter(game.order))
-        while True:
-            decision = judge.judge(guess)
-            await probe.report(decision)
-            if decision is Decision.CORRECT:
-                return len(game)
-            guess = game.add(await probe.number())
+        judge, [guess] = Judge(ctx.rng.randint(1, 100)), game.order
+        return len(await play_out(probe, game, judge, guess=guess))
 
     guesses = await asyncio.gather(*(finish(i) for i in range(count)))
     return (

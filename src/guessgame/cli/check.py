@@ -17,7 +17,7 @@ from ..check import (
     ioi_bound,
     run_check,
 )
-from ._common import IO, ExitStatus, UserError, port_arg, positive_float
+from ._common import IO, ExitStatus, UserError, isatty, port_arg, positive_float
 
 __all__ = ["FAILED", "add_parser", "format_plain", "run"]
 
@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, io: IO) -> int:
     config = CheckConfig(host=args.host, port=args.port, timeout=args.timeout)
-    live = _isatty(io.stdout) and not args.json
+    live = isatty(io.stdout) and not args.json
     try:
         with _progress(io.stdout, config, live) as on_start:
             result = run_check(config, on_start=on_start)
@@ -74,13 +74,6 @@ def run(args: argparse.Namespace, io: IO) -> int:
         io.stdout.write(format_plain(result))
         io.stdout.flush()
     return ExitStatus.OK if result.passed else FAILED
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextlib.contextmanager
