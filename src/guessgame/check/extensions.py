@@ -407,7 +407,7 @@ async def never_reads(ctx: Context) -> str:
     how = "closed it" if closed else "stopped reading it"
     return (
         f"the server {how} after {last_taken / 1e6:,.1f} MB; a client playing beside "
-        f"it won {games} games meanwhile, waiting at most {slowest * 1000:.0f} ms for a reply"
+        f"it won {games:,} games meanwhile, waiting at most {slowest * 1000:.0f} ms for a reply"
     )
 
 

@@ -133,7 +133,8 @@ class Probe(AsyncClient):
         return time.monotonic() - self._sent_at if self.unanswered else 0.0
 
     async def send(self, line: bytes) -> None:
-        self.unanswered.append(line)
+        lines = line.split(b"\n")  # a write may hold several lines, or part of one
+        self.unanswered.extend(lines[:-1] if len(lines) > 1 and not lines[-1] else lines)
         self._sent_at = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):

@@ -137,4 +137,5 @@ async def _run_row(scenario: Scenario, ctx: Context, deadline: float, budget: fl
             detail = f"unfinished after {limit:g} s"
     finally:
         await ctx.close()
+    detail = " ".join(detail.splitlines())  # one line, whatever a server sent
     return Row(scenario.name, scenario.required, passed, detail, time.monotonic() - started)
