@@ -45,6 +45,20 @@ BACKENDS = ("asyncio", "threads")
 #: Seconds any single socket operation may take before it counts as a failure.
 IO_TIMEOUT = 10.0
 
+#: What one connection may make a server hold at most, in KB (docs/reliability.md,
+#: "Memory bounds"): a game of --max-guesses 1000 guesses with the strategy's
+#: memory of them (under 128 KB), a read of input and a turn of replies not
+#: sent yet (under 64 KB), the connection's own objects (and, with threads, its
+#: stack).
+PER_CONNECTION_KB = 256
+#: How much a server's RSS may grow while one connection floods it.
+FLOOD_GROWTH_MB = 8.0
+#: The good clients' NUMBER round trip, 99th percentile, next to a flood.
+FLOOD_P99_MS = 50.0
+FLOOD = Path(__file__).resolve().parent / "flood.py"
+#: The store's queue bound (guessgame.store.writer.MAX_PENDING_BYTES), in MB.
+STORE_QUEUE_MB = 64
+
 
 # -- sizes ------------------------------------------------------------------------
 
@@ -72,6 +86,8 @@ class Size:
     soak_seconds: float
     stop_load_seconds: float
     stop_clients: int
+    flood_seconds: float
+    full_games: int
 
 
 SIZES = {
@@ -95,6 +111,8 @@ SIZES = {
         soak_seconds=4.0,
         stop_load_seconds=1.5,
         stop_clients=8,
+        flood_seconds=3.0,
+        full_games=200,
     ),
     "full": Size(
         name="full",
@@ -116,6 +134,8 @@ SIZES = {
         soak_seconds=60.0,
         stop_load_seconds=5.0,
         stop_clients=40,
+        flood_seconds=20.0,
+        full_games=10_000,
     ),
 }
 
@@ -375,9 +395,12 @@ def _readline(reader: object) -> bytes:
 
 
 @contextlib.contextmanager
-def good_clients(row: Row, address: tuple[str, int], count: int) -> Iterator[list[GoodClient]]:
+def good_clients(
+    row: Row, address: tuple[str, int], count: int, p99_ms: float | None = None
+) -> Iterator[list[GoodClient]]:
     """Well-behaved players for the duration of a block; their games and
-    latency go into ``row``, and every one of them must have kept playing."""
+    latency go into ``row``, and every one of them must have kept playing
+    (with a NUMBER round trip's 99th percentile under ``p99_ms``, if given)."""
     clients = [GoodClient(address, i + 1).start() for i in range(count)]
     time.sleep(0.2)
     before = [c.games for c in clients]
@@ -396,6 +419,9 @@ def good_clients(row: Row, address: tuple[str, int], count: int) -> Iterator[lis
             all(c.games > b for c, b in zip(clients, before, strict=True)),
             "good clients kept finishing games",
         )
+        if p99_ms is not None and latencies:
+            p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
+            row.check(p99 < p99_ms, f"good clients' NUMBER p99 {p99:.1f} ms (bound {p99_ms:g})")
 
 
 def _ms(sorted_values: list[float], q: float) -> str:
@@ -480,9 +506,8 @@ def pipeliners(row: Row, server: Server, size: Size) -> None:
     growth_mb = (server.rss_kb() - rss_before) / 1024
     row.tried = f"{size.pipeliners} clients x {size.pipeline_lines} NUMBER lines, never read"
     row.check(server.alive(), "server alive")
-    # Each guess is remembered for the game's record (the spec lets memory
-    # grow with the guesses made): a few hundred bytes a line, no more.
-    bound = 32 + sent_lines * 512 / 2**20
+    # What each connection holds is bounded, however many lines it sends.
+    bound = FLOOD_GROWTH_MB + size.pipeliners * PER_CONNECTION_KB / 1024
     row.check(
         growth_mb < bound,
         f"server RSS grew {growth_mb:.1f} MB for {sent_lines} lines (bound {bound:.0f} MB)",
@@ -599,6 +624,232 @@ def play_one(address: tuple[str, int], secret: int = 42) -> bool:
         return client.games == 1
     except (OSError, EOFError, AssertionError, ValueError):
         return False
+
+
+# -- limits: what one client can make the server hold, and do to others ------------------
+
+
+def floods(kind: str, port: int, seconds: float, count: int = 1) -> list[dict[str, int]]:
+    """``count`` flooding clients of ``kind`` (reliability/flood.py), each in
+    a process of its own, for ``seconds``; what each sent and read."""
+    import json
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(FLOOD), kind, str(port), str(seconds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"flood {kind} failed: {err.decode(errors='replace')[-300:]}")
+        results.append(json.loads(out))
+    return results
+
+
+def _mb(total: int) -> str:
+    return f"{total / 2**20:.0f} MB"
+
+
+def one_game_flood(row: Row, server: Server, kind: str, size: Size) -> None:
+    """One connection, one game, guesses asked for as fast as it reads them."""
+    rss_before = server.rss_kb()
+    (result,) = floods(kind, server.port, size.flood_seconds)
+    growth = (server.rss_kb() - rss_before) / 1024
+    row.check(server.alive(), "server alive")
+    row.check(
+        growth < FLOOD_GROWTH_MB,
+        f"RSS {rss_before / 1024:.1f} -> {rss_before / 1024 + growth:.1f} MB"
+        f" after {_mb(result['sent'])} of {kind} lines (bound +{FLOOD_GROWTH_MB:g} MB)",
+    )
+
+
+def full_games(row: Row, server: Server, count: int) -> None:
+    """``count`` connections, each holding a game of 1000 guesses (the
+    default --max-guesses), none reported: the most a game can hold."""
+    rss_before = server.rss_kb()
+    socks = []
+    script = b"PARAMS 0 9223372036854775806\n" + b"NUMBER\n" * 1001
+    refused = 0
+    try:
+        for _ in range(count):
+            s = connect(server.address)
+            s.sendall(script)
+            lines = b""
+            while lines.count(b"\n") < 1001:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                lines += chunk
+            refused += not lines.endswith(b"\n") or not lines.split(b"\n")[-2].startswith(
+                b"ERROR too-many-guesses"
+            )
+            socks.append(s)
+        time.sleep(0.5)
+        growth_kb = server.rss_kb() - rss_before
+        row.check(refused == 0, f"{count - refused}/{count} games held 1000 guesses, then refused")
+        row.check(
+            growth_kb < count * PER_CONNECTION_KB,
+            f"RSS {rss_before / 1024:.1f} -> {(rss_before + growth_kb) / 1024:.1f} MB:"
+            f" {growth_kb / count:.0f} KB a connection (bound {PER_CONNECTION_KB} KB)",
+        )
+    finally:
+        for s in socks:
+            s.close()
+
+
+def flood_next_to_players(row: Row, server: Server, kind: str, size: Size) -> None:
+    """Three flooding connections; the good clients' round trips are checked
+    by the caller (good_clients with a p99 bound)."""
+    rss_before = server.rss_kb()
+    results = floods(kind, server.port, size.flood_seconds, count=3)
+    growth = (server.rss_kb() - rss_before) / 1024
+    sent = sum(r["sent"] for r in results)
+    read = sum(r["read"] for r in results)
+    row.checks.append(f"flooders sent {_mb(sent)}, read {_mb(read)}")
+    row.check(server.alive(), "server alive")
+    # Games that end as fast as these wait in the store's queue, bounded apart.
+    bound = FLOOD_GROWTH_MB * 3 + (STORE_QUEUE_MB if kind == "valid" else 0)
+    row.check(growth < bound, f"RSS grew {growth:.1f} MB (bound {bound:g} MB)")
+
+
+def per_address(row: Row, server: Server, limit: int, proxied: bool) -> None:
+    """More connections from one address than --max-per-address; with
+    --proxy-protocol, the address of the header counts, not the balancer's."""
+
+    def opened(source: str) -> socket.socket:
+        s = connect(server.address)
+        if proxied:
+            s.sendall(f"PROXY TCP4 {source} 127.0.0.1 40000 {server.port}\r\n".encode())
+        s.sendall(b"NUMBER\n")
+        return s
+
+    def verdicts(socks: list[socket.socket]) -> tuple[int, int]:
+        served = busy = 0
+        for s in socks:
+            line = s.makefile("rb").readline()
+            served += line.startswith(b"ERROR no-game")
+            busy += line.startswith(b"ERROR busy")
+        return served, busy
+
+    one = [opened("198.51.100.7") for _ in range(limit + 3)]
+    served, busy = verdicts(one)
+    row.check(served == limit and busy == 3, f"one address: {served} served, {busy} busy")
+    if proxied:
+        # Through one balancer, other players are other addresses.
+        others = [opened(f"198.51.100.{i}") for i in range(20, 20 + limit)]
+        served, busy = verdicts(others)
+        row.check(served == limit and busy == 0, f"other addresses: {served} served")
+        for s in others:
+            s.close()
+    for s in one:
+        s.close()
+    time.sleep(1.5)  # the refused ones linger for a second
+    again = [opened("198.51.100.7") for _ in range(limit)]
+    served, _ = verdicts(again)
+    row.check(served == limit, f"once they left: {served}/{limit} served again")
+    for s in again:
+        s.close()
+
+
+def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
+    """No client can hurt the others: bounded memory (one game's guesses,
+    --max-guesses; full games on many connections), fair turns (good clients'
+    round trips next to floods of valid lines, garbage, and a burst never
+    read) and the per-address limit, with and without the PROXY protocol."""
+    rows: list[Row] = []
+
+    def scenario(
+        server: Server,
+        name: str,
+        tried: str,
+        attack: Callable[[Row], None],
+        p99_ms: float | None = None,
+        players: bool = True,
+    ) -> None:
+        row = Row(name, backend, tried)
+        started = time.monotonic()
+        try:
+            if players:
+                with good_clients(row, server.address, size.good_clients, p99_ms):
+                    attack(row)
+            else:
+                attack(row)
+        except Exception as exc:  # a scenario that breaks is a failure, not a crash
+            row.check(False, f"scenario raised {exc!r}")
+        row.seconds = time.monotonic() - started
+        row.check(server.alive(), "server alive")
+        check_log(row, server)
+        rows.append(row)
+
+    nofile = size.full_games + 256
+    for strategy, kind in (("smart", "number"), ("random", "number-report")):
+        server = Server(
+            backend, workdir, "--strategy", strategy, nofile=nofile, name=f"limits-{strategy}"
+        )
+        try:
+            scenario(
+                server,
+                f"one game, {kind} flood",
+                f"1 connection, {size.flood_seconds:g} s, --strategy {strategy}",
+                lambda r, server=server, kind=kind: one_game_flood(r, server, kind, size),
+            )
+            scenario(
+                server,
+                "full games",
+                f"{size.full_games} connections x 1000 unreported guesses, --strategy {strategy}",
+                lambda r, server=server: full_games(r, server, size.full_games),
+                players=False,
+            )
+        finally:
+            rc = server.stop()
+        rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
+
+    server = Server(backend, workdir, name="limits-floods")
+    try:
+        for kind, tried in (
+            ("valid", "valid lines of games, read by another thread"),
+            ("garbage", "two-byte lines that are not commands, replies read"),
+            ("burst", "100 MB of NUMBER lines, never read"),
+        ):
+            scenario(
+                server,
+                f"3 x {kind} flood",
+                f"3 connections, {size.flood_seconds:g} s: {tried}",
+                lambda r, kind=kind: flood_next_to_players(r, server, kind, size),
+                p99_ms=FLOOD_P99_MS,
+            )
+    finally:
+        rc = server.stop()
+    rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
+
+    limit = 4
+    for proxied in (False, True):
+        extra = ("--proxy-protocol",) if proxied else ()
+        server = Server(
+            backend, workdir, "--max-per-address", str(limit), *extra, name="limits-address"
+        )
+        try:
+            scenario(
+                server,
+                "--max-per-address" + (" (PROXY)" if proxied else ""),
+                f"{limit + 3} connections from one address, --max-per-address {limit}"
+                + (", addresses from PROXY headers" if proxied else ""),
+                lambda r, server=server, proxied=proxied: per_address(r, server, limit, proxied),
+                players=False,  # they would take slots of the address
+            )
+        finally:
+            rc = server.stop()
+        rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
+    return rows
 
 
 # -- scenario groups -------------------------------------------------------------------
@@ -906,6 +1157,7 @@ def run_stops(backend: str, size: Size, workdir: Path) -> list[Row]:
 
 GROUPS: dict[str, Callable[[str, Size, Path], list[Row]]] = {
     "hostile": run_hostile,
+    "limits": run_limits,
     "nofile": run_nofile,
     "soak": run_soak,
     "stops": run_stops,

@@ -148,11 +148,13 @@ def core_state(conn: ServerConnection) -> tuple[object, ...]:
     return (
         conn.closed,
         conn._buf,
+        conn._pos,
         conn._lower,
         conn._upper,
         conn._pending,
         conn._secret,
         tuple(conn._guesses),
+        bytes(conn._codes),
         id(strategy),
         strategy_state,
         conn.config.rng.getstate(),
@@ -189,12 +191,23 @@ class CoreMachine(RuleBasedStateMachine):
         self.game: Game | None = None
         self.closed = False
         self.strategy = ""
+        self.max_guesses = 0
 
-    @initialize(strategy=st.sampled_from(sorted(STRATEGIES)), seed=st.integers(0, 2**32 - 1))
-    def start(self, strategy: str, seed: int) -> None:
+    @initialize(
+        strategy=st.sampled_from(sorted(STRATEGIES)),
+        seed=st.integers(0, 2**32 - 1),
+        max_guesses=st.sampled_from([1, 3, 8, 1000]),
+    )
+    def start(self, strategy: str, seed: int, max_guesses: int) -> None:
         self.strategy = strategy
+        self.max_guesses = max_guesses
         self.conn = ServerConnection(
-            GameConfig(strategy=strategy, backend="fuzz", rng=random.Random(seed)),
+            GameConfig(
+                strategy=strategy,
+                backend="fuzz",
+                max_guesses=max_guesses,
+                rng=random.Random(seed),
+            ),
             peer="192.0.2.1:1",
             on_game_end=self.records.append,
         )
@@ -208,7 +221,7 @@ class CoreMachine(RuleBasedStateMachine):
         pieces = chunked(data, sizes)
         out = b""
         for piece in pieces:
-            reply = self.conn.receive_data(piece)
+            reply = self.conn.receive_all(piece)
             assert isinstance(reply, bytes)
             if strict and b"\n" not in piece:
                 assert reply == b"", (piece, reply)
@@ -296,10 +309,16 @@ class CoreMachine(RuleBasedStateMachine):
                 # having guessed it already (unreported) leaves nothing.
                 assert game.secret in guessed or len(guessed) == game.size, game.guesses
             return
+        if out.startswith(b"ERROR too-many-guesses "):
+            # The game stays as it was: the last guess can still be reported.
+            assert game.found is None and len(game.guesses) == self.max_guesses, game.guesses
+            assert core_state(self.conn) == before
+            return
         guess = int(out)
         if game.found is not None:
             assert guess == game.found
         else:
+            assert len(game.guesses) < self.max_guesses, game.guesses
             assert game.lower <= guess <= game.upper, (guess, game.lower, game.upper)
             assert guess not in {g for g, _ in game.guesses}, (guess, game.guesses)
             game.guesses.append((guess, None))
@@ -349,9 +368,10 @@ class CoreMachine(RuleBasedStateMachine):
         assert core_state(self.conn) == before
 
     @precondition(lambda self: not self.closed)
-    @rule(count=st.integers(2, 40), sizes=CHUNKS)
+    @rule(count=st.one_of(st.integers(2, 40), st.integers(60, 200)), sizes=CHUNKS)
     def pipeline(self, count: int, sizes: list[int]) -> None:
-        """Many NUMBER lines in one read, never reported."""
+        """Many NUMBER lines in one read (more than a turn's worth, too),
+        never reported."""
         game = self.game
         assert self.conn is not None
         out = self.feed(b"NUMBER\n" * count, sizes)
@@ -363,11 +383,14 @@ class CoreMachine(RuleBasedStateMachine):
                 assert reply.startswith(b"ERROR no-game ")
             elif reply.startswith(b"ERROR no-candidates "):
                 assert game.found is None
+            elif reply.startswith(b"ERROR too-many-guesses "):
+                assert game.found is None and len(game.guesses) == self.max_guesses
             elif game.found is not None:
                 assert int(reply) == game.found
                 game.pending = game.found
             else:
                 guess = int(reply)
+                assert len(game.guesses) < self.max_guesses
                 assert game.lower <= guess <= game.upper
                 assert guess not in {g for g, _ in game.guesses}
                 game.guesses.append((guess, None))

@@ -576,7 +576,7 @@ def test_empty_lines_are_ignored_silently(empty: bytes) -> None:
 
 def test_many_lines_in_one_read() -> None:
     h = Harness()
-    out = h.conn.receive_data(b"PARAMS 1 1000\n" + b"NUMBER\n" * 500)
+    out = h.conn.receive_all(b"PARAMS 1 1000\n" + b"NUMBER\n" * 500)
     numbers = [int(x) for x in out.split()]
     assert len(numbers) == 500 == len(set(numbers))
 

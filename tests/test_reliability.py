@@ -68,6 +68,28 @@ def test_hostile_clients(backend: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_no_client_can_hurt_the_others(backend: str, tmp_path: Path) -> None:
+    """One game flooded with NUMBER lines (smart) or NUMBER/REPORT pairs
+    (random): RSS within a few MB; 200 connections holding full games: RSS
+    within the per-connection bound; three connections flooding valid lines,
+    garbage, or a 100 MB burst never read: the good clients' p99 under
+    50 ms; --max-per-address with and without the PROXY protocol."""
+    rows = reliability.run_limits(backend, SIZE, tmp_path)
+    assert [r.scenario for r in rows] == [
+        "one game, number flood",
+        "full games",
+        "one game, number-report flood",
+        "full games",
+        "3 x valid flood",
+        "3 x garbage flood",
+        "3 x burst flood",
+        "--max-per-address",
+        "--max-per-address (PROXY)",
+    ]
+    assert_held(rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_more_connections_than_file_descriptors(backend: str, tmp_path: Path) -> None:
     assert_held(reliability.run_nofile(backend, SIZE, tmp_path))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from guessgame import Client, Decision, Outcome
-from guessgame.records import GameRecord
+from guessgame.records import GameRecord, Guesses
 from guessgame.server import Backend
 from guessgame.store import NullStore, StoreError, default_db_path, open_store
 from guessgame.store.rows import decode_guesses, encode_guesses
@@ -25,6 +25,7 @@ from guessgame.store.sqlite import (
     SqliteStore,
     size_decade,
 )
+from guessgame.store.writer import RECORD_OVERHEAD
 from storeutil import (
     TIMEOUT,
     count_games,
@@ -179,6 +180,32 @@ def test_a_full_queue_drops_and_counts_and_warns_but_never_blocks(
     assert store.written + store.dropped == total
     assert count_games(db) == store.written
     assert store.written >= 100
+
+
+def test_the_queue_is_bounded_in_bytes_too(tmp_path: Path) -> None:
+    """Games of many guesses fill the queue's byte bound long before its
+    count of games; what the writer takes is freed from the count."""
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db, max_pending=50_000, max_pending_bytes=200_000, busy_timeout=0.05)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    big = Guesses.of([(i, Decision.UNSURE) for i in range(1000)])  # 9 KB a game
+    try:
+        for i in range(100):
+            store.record(make_record(lower=-i, upper=1000, guesses=big))
+        # Records count until written, in the writer's hands too: 21 fit.
+        accepted = 200_000 // (RECORD_OVERHEAD + 9 * 1000)
+        assert store.pending_bytes == accepted * (RECORD_OVERHEAD + 9 * 1000)
+        assert store.dropped == 100 - accepted
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.flush(10)
+    assert store.pending_bytes == 0
+    store.close()
+    assert (store.written, store.dropped) == (accepted, 100 - accepted)
+    stored = stored_games(db)
+    assert all(r.guesses == big for r in stored if r.upper == 1000)
 
 
 # -- both backends ----------------------------------------------------------------

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import random
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .protocol import (
+    DEFAULT_MAX_GUESSES,
     DEFAULT_MAX_LINE,
+    MIN_MAX_LINE,
     Decision,
     ErrorCode,
     ProtocolError,
@@ -35,10 +38,18 @@ from .protocol import (
     parse_int64,
 )
 from .proxy import ProxyHeaderError, ProxyHeaderParser
-from .records import GameRecord, Outcome, format_peer
+from .records import DECISION_CODES, GameRecord, Guesses, Outcome, format_peer
 from .strategies import DEFAULT_STRATEGY, STRATEGIES, Strategy, StrategyFactory
 
-__all__ = ["ErrorHook", "GameConfig", "GameEndHook", "ReportHook", "ServerConnection"]
+__all__ = [
+    "TURN_LINES",
+    "AdmitHook",
+    "ErrorHook",
+    "GameConfig",
+    "GameEndHook",
+    "ReportHook",
+    "ServerConnection",
+]
 
 #: Called for every accepted report: ``hook(guess, decision)``.
 ReportHook = Callable[[int, Decision], None]
@@ -46,6 +57,18 @@ ReportHook = Callable[[int, Decision], None]
 GameEndHook = Callable[[GameRecord], None]
 #: Called for every ERROR reply, with its code.
 ErrorHook = Callable[[ErrorCode], None]
+#: Called once a PROXY header named the client (``host``, or None for the
+#: balancer's own connection); False refuses the connection (``ERROR busy``).
+AdmitHook = Callable[[str | None], bool]
+
+#: Complete lines one :meth:`ServerConnection.receive_data` call handles at
+#: most; the rest wait for the next call (:attr:`ServerConnection.backlog`).
+#: A turn is then at most about 0.2 ms of work and 30 KB of replies, however
+#: much one read brought in (a 256 KB read of two-byte garbage lines is
+#: 130,000 ERROR replies), so a shell serves every other connection between
+#: two turns of a flooding one. A client playing sends one or two lines at
+#: a time and never waits for a second turn.
+TURN_LINES = 64
 
 _shared_rng = random.Random()
 _DECISION_WORDS = decision_words()
@@ -57,6 +80,8 @@ class GameConfig:
 
     strategy: str = DEFAULT_STRATEGY
     max_line: int = DEFAULT_MAX_LINE
+    #: Most guesses one game holds; NUMBER beyond is ``too-many-guesses``.
+    max_guesses: int = DEFAULT_MAX_GUESSES
     backend: str = ""
     #: Expect a PROXY protocol header (v1 or v2) first on every connection.
     proxy_protocol: bool = False
@@ -66,8 +91,10 @@ class GameConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}")
-        if self.max_line < 16:
-            raise ValueError("max_line must be at least 16 bytes")
+        if self.max_line < MIN_MAX_LINE:
+            raise ValueError(f"max_line must be at least {MIN_MAX_LINE} bytes")
+        if self.max_guesses < 1:
+            raise ValueError("max_guesses must be at least 1")
 
     @property
     def factory(self) -> StrategyFactory:
@@ -84,19 +111,23 @@ class ServerConnection:
         "on_game_end",
         "on_game_start",
         "on_error",
+        "admit",
         "closed",
         "from_balancer",
         "lines",
         "_buf",
+        "_pos",
         "_proxy",
         "_factory",
         "_max_line",
+        "_max_guesses",
         "_strategy",
         "_lower",
         "_upper",
         "_pending",
         "_secret",
         "_guesses",
+        "_codes",
         "_started",
     )
 
@@ -108,6 +139,7 @@ class ServerConnection:
         on_game_end: GameEndHook | None = None,
         on_game_start: Callable[[], None] | None = None,
         on_error: ErrorHook | None = None,
+        admit: AdmitHook | None = None,
     ) -> None:
         self.config = config
         self.peer = peer
@@ -115,6 +147,8 @@ class ServerConnection:
         self.on_game_end = on_game_end
         self.on_game_start = on_game_start
         self.on_error = on_error
+        #: Asked once the PROXY header named the client (per-address limits).
+        self.admit = admit
         #: True once the server decided to close (a framing error or
         #: :meth:`close`): the shell sends what it got and closes.
         self.closed = False
@@ -123,16 +157,22 @@ class ServerConnection:
         self.from_balancer = False
         #: Complete lines received so far (shells watch it for idleness).
         self.lines = 0
+        #: Input not handled yet; from ``_pos`` on while there is a backlog.
         self._buf = b""
+        self._pos = 0
         self._proxy = ProxyHeaderParser() if config.proxy_protocol else None
         self._factory = config.factory
         self._max_line = config.max_line
+        self._max_guesses = config.max_guesses
         self._strategy: Strategy | None = None
         self._lower = 0
         self._upper = -1
         self._pending: int | None = None
         self._secret: int | None = None
-        self._guesses: list[tuple[int, Decision | None]] = []
+        # The game's guesses and a decision code for each (0: not reported):
+        # nine bytes a guess, handed over whole to the game's record.
+        self._guesses: array[int] = array("q")
+        self._codes = bytearray()
         self._started = 0.0
 
     # -- what the shell sees ------------------------------------------------
@@ -142,8 +182,18 @@ class ServerConnection:
         """Whether a game is in progress."""
         return self._strategy is not None
 
+    @property
+    def backlog(self) -> bool:
+        """Whether complete lines wait for another turn: the shell calls
+        :meth:`receive_data` again (with ``b""`` or more input) once it has
+        served its other connections, and reads nothing more meanwhile."""
+        return self._pos != 0
+
     def receive_data(self, data: bytes) -> bytes:
-        """Feed bytes from the peer; returns the bytes to send back (maybe empty)."""
+        """Feed bytes from the peer; returns the bytes to send back (maybe empty).
+
+        Handles at most :data:`TURN_LINES` complete lines; see :attr:`backlog`.
+        """
         if self.closed:
             return b""
         if not self._buf and self._strategy is not None:
@@ -163,18 +213,37 @@ class ServerConnection:
             except ProxyHeaderError as exc:
                 self.close(Outcome.ERROR)
                 return self._error(ErrorCode.BAD_PROXY_HEADER, f"{exc}; closing")
+            if self.closed:  # refused by the per-address limit
+                return self._busy()
             if not data:
                 return b""
         if self._buf:
-            data = self._buf + data
-        if b"\n" not in data:
-            self._buf = data
-            if len(data) > self._max_line + 1:  # +1: room for a final "\r"
-                return self._too_long()
-            return b""
-        lines = data.split(b"\n")
-        rest = lines.pop()
-        self._buf = rest
+            data = self._buf + data if data else self._buf
+        pos = self._pos
+        if pos == 0 and data.count(b"\n") <= TURN_LINES:
+            # One turn takes it all: the common case, split in C.
+            if b"\n" not in data:
+                self._buf = data
+                if len(data) > self._max_line + 1:  # +1: room for a final "\r"
+                    return self._too_long()
+                return b""
+            lines = data.split(b"\n")
+            rest = lines.pop()
+        else:
+            lines = []
+            find = data.find
+            while len(lines) < TURN_LINES and (end := find(b"\n", pos)) >= 0:
+                lines.append(data[pos:end])
+                pos = end + 1
+            if find(b"\n", pos) >= 0:
+                # More lines than a turn: keep the input, go on from pos.
+                self._buf, self._pos = data, pos
+                rest = b""
+            else:
+                self._pos = 0
+                rest = data[pos:]
+        if not self._pos:
+            self._buf = rest
         self.lines += len(lines)
         out = []
         for raw in lines:
@@ -208,6 +277,14 @@ class ServerConnection:
             out.append(self._too_long())
         return b"".join(out)
 
+    def receive_all(self, data: bytes) -> bytes:
+        """:meth:`receive_data`, then every turn of the backlog at once: for
+        a caller that serves nobody else (a test, a tool)."""
+        out = [self.receive_data(data)]
+        while self.backlog:
+            out.append(self.receive_data(b""))
+        return b"".join(out)
+
     def receive_eof(self) -> None:
         """The peer is gone: its game, if any, is abandoned."""
         self.close(Outcome.ABANDONED)
@@ -218,6 +295,7 @@ class ServerConnection:
         self._end_game(outcome)
         self.closed = True
         self._buf = b""
+        self._pos = 0
 
     # -- framing and dispatch ---------------------------------------------
 
@@ -231,6 +309,9 @@ class ServerConnection:
         self._proxy = None
         if source is not None:
             self.peer = format_peer(source)
+            if self.admit is not None and not self.admit(str(source[0])):
+                self.close(Outcome.ERROR)
+                return b""
         else:
             # PROXY LOCAL / UNKNOWN: the balancer speaking for itself, as its
             # health checks do. It may play, but its games are no player's:
@@ -238,12 +319,18 @@ class ServerConnection:
             self.from_balancer = True
             self.on_game_end = None
             self.on_game_start = None
+            if self.admit is not None and not self.admit(None):
+                self.close(Outcome.ERROR)
+                return b""
         return rest
 
     def _error(self, code: ErrorCode, message: str) -> bytes:
         if self.on_error is not None:
             self.on_error(code)
         return format_error(code, message)
+
+    def _busy(self) -> bytes:
+        return self._error(ErrorCode.BUSY, "too many connections from your address; closing")
 
     def _too_long(self) -> bytes:
         self.close(Outcome.ERROR)
@@ -312,8 +399,17 @@ class ServerConnection:
         if self._secret is not None:
             guess = self._secret
         else:
+            guesses = self._guesses
+            if len(guesses) >= self._max_guesses:
+                strategy.check_candidates()  # no-candidates says more, where it holds
+                raise ProtocolError(
+                    ErrorCode.TOO_MANY_GUESSES,
+                    f"no more guesses in this game: it holds {self._max_guesses}, the most "
+                    "allowed; report the last one, or send PARAMS or CLEAR",
+                )
             guess = strategy.next_guess()
-            self._guesses.append((guess, None))
+            guesses.append(guess)
+            self._codes.append(0)
         self._pending = guess
         return b"%d\n" % guess
 
@@ -339,7 +435,7 @@ class ServerConnection:
             raise ProtocolError(ErrorCode.NO_GUESS, "no unreported guess; send NUMBER first")
         self._pending = None
         if self._secret is None:
-            self._guesses[-1] = (guess, decision)
+            self._codes[-1] = _CODE_BY_ID[id(decision)]
             if decision is Decision.CORRECT:
                 self._secret = guess
             else:
@@ -369,14 +465,20 @@ class ServerConnection:
                     started_at=self._started,
                     ended_at=self.config.clock(),
                     outcome=Outcome.WON if self._secret is not None else outcome,
-                    guesses=tuple(self._guesses),
+                    guesses=Guesses(self._guesses, bytes(self._codes)),
                 )
             )
+        # Whatever the game held goes with its record (or is freed now).
         self._strategy = None
         self._pending = None
         self._secret = None
-        self._guesses = []
+        self._guesses = array("q")
+        self._codes = bytearray()
 
+
+# Decision codes by id(): Enum members hash in Python code, and this lookup
+# runs for every report. Members live as long as the process.
+_CODE_BY_ID = {id(d): code for d, code in DECISION_CODES.items()}
 
 #: The exact bytes of the common REPORT lines (no stray whitespace or "\r").
 _REPORT_LINES: dict[bytes, Decision] = {

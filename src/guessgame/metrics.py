@@ -16,7 +16,12 @@ from typing import Any
 from .protocol import ErrorCode
 from .records import GameRecord, Outcome
 
-__all__ = ["LATENCY_BUCKETS", "Metrics", "start_metrics_server"]
+__all__ = ["LATENCY_BUCKETS", "REFUSAL_REASONS", "Metrics", "start_metrics_server"]
+
+#: Why a connection was refused: the server's limit (``--max-connections``,
+#: or the file-descriptor limit below it), the per-address limit
+#: (``--max-per-address``), or a server that is stopping.
+REFUSAL_REASONS = ("max-connections", "max-per-address", "stopping")
 
 #: Upper bounds (seconds) of the NUMBER latency histogram: the server's own
 #: time from reading a line to writing its reply is microseconds; queueing in
@@ -34,7 +39,8 @@ class Metrics:
         self.strategy = strategy
         self.connections_open = 0
         self.connections_total = 0
-        self.connections_refused = 0
+        #: Connections answered ``ERROR busy``, by reason (see ServerHub.open).
+        self.connections_refused: dict[str, int] = {reason: 0 for reason in REFUSAL_REASONS}
         self.games_started = 0
         self.games_ended = {outcome: 0 for outcome in Outcome}
         self.errors = {code: 0 for code in ErrorCode}
@@ -52,9 +58,9 @@ class Metrics:
         with self._lock:
             self.connections_open -= 1
 
-    def connection_refused(self) -> None:
+    def connection_refused(self, reason: str) -> None:
         with self._lock:
-            self.connections_refused += 1
+            self.connections_refused[reason] = self.connections_refused.get(reason, 0) + 1
 
     def game_started(self) -> None:
         with self._lock:
@@ -91,11 +97,14 @@ class Metrics:
                 "Connections accepted and served",
                 value=self.connections_total,
             )
-            yield CounterMetricFamily(
+            refused = CounterMetricFamily(
                 "guessgame_connections_refused",
-                "Connections answered ERROR busy",
-                value=self.connections_refused,
+                "Connections answered ERROR busy, by reason",
+                labels=["reason"],
             )
+            for reason, count in self.connections_refused.items():
+                refused.add_metric([reason], count)
+            yield refused
             started = CounterMetricFamily(
                 "guessgame_games_started", "Games started", labels=["strategy"]
             )

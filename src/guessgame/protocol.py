@@ -20,7 +20,9 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "DEFAULT_MAX_GUESSES",
     "DEFAULT_MAX_LINE",
+    "MIN_MAX_LINE",
     "INT64_MAX",
     "INT64_MIN",
     "Decision",
@@ -37,6 +39,15 @@ __all__ = [
 #: most ``PARAMS`` plus two 20-digit numbers (about 50 bytes); 1 KiB leaves
 #: room for chatty clients while keeping a connection's buffer tiny.
 DEFAULT_MAX_LINE = 1024
+#: The least line limit a server may set: room for ``PARAMS 0 -1``.
+MIN_MAX_LINE = 16
+
+#: Most guesses a game may hold (``serve --max-guesses``). Every honest game
+#: of the ``smart`` strategy needs at most 65 (2**64 numbers), the seed's
+#: random guesser about half its range: 1000 lets both play ranges of up to
+#: a thousand numbers to the end, while a client that asks and asks without
+#: ever finishing holds at most 1000 guesses (9 KB) per connection.
+DEFAULT_MAX_GUESSES = 1000
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -114,6 +125,8 @@ class ErrorCode(enum.Enum):
     BAD_ENCODING = "bad-encoding"
     LINE_TOO_LONG = "line-too-long"
     BUSY = "busy"
+    #: NUMBER in a game that already holds ``--max-guesses`` guesses.
+    TOO_MANY_GUESSES = "too-many-guesses"
     #: ``serve --proxy-protocol``: the connection did not start with a valid header.
     BAD_PROXY_HEADER = "bad-proxy-header"
 

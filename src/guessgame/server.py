@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from .game import GameConfig, ServerConnection
 from .loops import default_loop
 from .metrics import Metrics, start_metrics_server
-from .protocol import DEFAULT_MAX_LINE, Decision, Lang
+from .protocol import DEFAULT_MAX_GUESSES, DEFAULT_MAX_LINE, Decision, ErrorCode, Lang, format_error
 from .records import GameRecord, format_peer
 from .store import NullStore, Store
 from .strategies import DEFAULT_STRATEGY
@@ -28,6 +28,7 @@ from .transcript import server_line
 
 __all__ = [
     "Backend",
+    "Refused",
     "ServerConfig",
     "GameLog",
     "ServerHub",
@@ -82,11 +83,15 @@ class ServerConfig:
     strategy: str = DEFAULT_STRATEGY
     #: Most connections served at once; one more is answered ``ERROR busy``.
     max_connections: int = 10000
+    #: Most connections served at once from one client address (0: no limit).
+    max_per_address: int = 0
     #: Seconds without a complete line before a connection is closed.
     idle_timeout: float = 120.0
     #: Seconds that games in flight get to finish after SIGTERM/SIGINT.
     grace: float = 5.0
     max_line: int = DEFAULT_MAX_LINE
+    #: Most guesses one game holds (``too-many-guesses`` beyond).
+    max_guesses: int = DEFAULT_MAX_GUESSES
     lang: Lang = Lang.KO
     #: Log every report in the seed's form (``서버: 3는 맞음``).
     verbose: bool = False
@@ -101,19 +106,41 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if self.max_per_address < 0:
+            raise ValueError("max_per_address must not be negative")
         if self.idle_timeout <= 0:
             raise ValueError("idle_timeout must be positive")
         if self.grace < 0:
             raise ValueError("grace must not be negative")
 
 
+_BUSY_LINES = {
+    "max-connections": format_error(ErrorCode.BUSY, "too many connections; try again later"),
+    "max-per-address": format_error(
+        ErrorCode.BUSY, "too many connections from your address; try again later"
+    ),
+    "stopping": format_error(ErrorCode.BUSY, "the server is stopping; try again later"),
+}
+
+
+class Refused(Exception):
+    """:meth:`ServerHub.open` turned a connection away: send :attr:`line`
+    (``ERROR busy ...``) and close."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = _BUSY_LINES[reason]
+
+
 class ServerHub:
     """Makes the connections of one server and takes care of what they report.
 
-    Backends call :meth:`open` for every accepted connection and
-    :meth:`failed` when one breaks; the hub numbers connections, logs one
-    line per finished game (and per report with ``verbose``), and hands
-    every record to the store.
+    Backends (every transport of one server alike) call :meth:`open` for
+    every accepted connection, :meth:`closed` when it is gone and
+    :meth:`failed` when it breaks; the hub holds the connection limits,
+    numbers connections, logs one line per finished game (and per report
+    with ``verbose``), and hands every record to the store. Thread-safe.
     """
 
     def __init__(
@@ -134,12 +161,20 @@ class ServerHub:
         self.game_config = GameConfig(
             strategy=config.strategy,
             max_line=config.max_line,
+            max_guesses=config.max_guesses,
             backend=config.backend.value,
             proxy_protocol=config.proxy_protocol,
         )
         #: Connections served at once: ``config.max_connections``, or fewer
         #: when the file-descriptor limit would not allow that many.
         self.max_connections = connection_limit(config.max_connections)
+        #: Connections open now (refused ones never count).
+        self.open_connections = 0
+        #: With --max-per-address: the connections open now per client
+        #: host, and the host each connection counts under.
+        self._per_host: dict[str, int] = {}
+        self._host_of: dict[ServerConnection, str] = {}
+        self._limits = threading.Lock()
         self._ids = itertools.count(1)
         self._transcript = transcript if transcript is not None else sys.stdout
         self._report_hook = report_hook
@@ -182,31 +217,90 @@ class ServerHub:
             self._metrics_server.server_close()
             self._metrics_server = None
 
-    def open(self, address: object) -> tuple[int, ServerConnection]:
-        """A new connection's id and protocol state."""
-        conn_id = next(self._ids)
+    def open(
+        self, address: object, game_config: GameConfig | None = None, *, stopping: bool = False
+    ) -> tuple[int, ServerConnection]:
+        """A new connection's id and protocol state, or :class:`Refused`
+        when a limit (or a server ``stopping``) turns it away.
+
+        The connection counts toward ``--max-connections`` until
+        :meth:`closed`, and toward ``--max-per-address`` under its socket's
+        host, or, with ``--proxy-protocol``, under the host its header names
+        once the header has arrived (the core then asks :meth:`_admit`).
+        """
         metrics = self.metrics
+        per_address = self.config.max_per_address
+        proxied = self.config.proxy_protocol
+        host = _host_of(address) if per_address and not proxied else None
+        with self._limits:
+            if stopping:
+                reason = "stopping"
+            elif self.open_connections >= self.max_connections:
+                reason = "max-connections"
+            elif host is not None and self._per_host.get(host, 0) >= per_address:
+                reason = "max-per-address"
+            else:
+                reason = ""
+                self.open_connections += 1
+                if host is not None:
+                    self._per_host[host] = self._per_host.get(host, 0) + 1
+        if reason:
+            if metrics is not None:
+                metrics.connection_refused(reason)
+            raise Refused(reason)
+        conn_id = next(self._ids)
         conn = ServerConnection(
-            self.game_config,
+            game_config or self.game_config,
             peer=format_peer(address),
             on_report=self._report_hook,
             on_game_end=functools.partial(self._game_ended, conn_id),
             on_game_start=metrics.game_started if metrics is not None else None,
             on_error=metrics.error if metrics is not None else None,
         )
+        if host is not None:
+            self._host_of[conn] = host
+        elif per_address and proxied:
+            conn.admit = functools.partial(self._admit, conn, _host_of(address))
         if metrics is not None:
             metrics.connection_opened()
         return conn_id, conn
 
-    def closed(self) -> None:
+    def _admit(self, conn: ServerConnection, socket_host: str, host: str | None) -> bool:
+        """Count a PROXY-protocol connection under the host of its header
+        (its socket's for a header without an address); False if that host
+        already has ``--max-per-address`` connections."""
+        host = socket_host if host is None else host
+        with self._limits:
+            count = self._per_host.get(host, 0)
+            if count >= self.config.max_per_address:
+                refused = True
+            else:
+                refused = False
+                self._per_host[host] = count + 1
+                self._host_of[conn] = host
+        if refused and self.metrics is not None:
+            self.metrics.connection_refused("max-per-address")
+        return not refused
+
+    def closed(self, conn: ServerConnection) -> None:
         """A connection that :meth:`open` made is gone."""
+        with self._limits:
+            self.open_connections -= 1
+            host = self._host_of.pop(conn, None) if self._host_of else None
+            if host is not None:
+                count = self._per_host[host] - 1
+                if count:
+                    self._per_host[host] = count
+                else:
+                    del self._per_host[host]
         if self.metrics is not None:
             self.metrics.connection_closed()
 
-    def refused(self) -> None:
-        """A connection was answered ``ERROR busy``."""
+    def refused(self, reason: str = "max-connections") -> None:
+        """A connection was answered ``ERROR busy`` without :meth:`open`
+        (no thread or descriptor left for it)."""
         if self.metrics is not None:
-            self.metrics.connection_refused()
+            self.metrics.connection_refused(reason)
 
     def failed(self, conn_id: int, conn: ServerConnection, what: str) -> None:
         """Log a connection that broke: one line, no traceback. A balancer's
@@ -240,15 +334,26 @@ class GameLog:
     stamped with its game's end time.
     """
 
-    def __init__(self, conn_prefix: str = "", interval: float = 0.25) -> None:
+    #: Most lines waiting to be written. A server's stderr that blocks (a
+    #: pipe nobody reads, a stalled terminal) must not grow the server: the
+    #: oldest lines go, and the next batch says how many.
+    MAX_PENDING = 100_000
+
+    def __init__(
+        self, conn_prefix: str = "", interval: float = 0.25, max_pending: int = MAX_PENDING
+    ) -> None:
         self.conn_prefix = conn_prefix
         self.interval = interval
-        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque()
+        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque(
+            maxlen=max_pending
+        )
+        self._added = 0
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def add(self, conn_id: int, record: GameRecord) -> None:
         self._pending.append((conn_id, record))
+        self._added += 1  # racy under threads: only ever read to tell of losses
         if self._writer is None:
             self._start()
 
@@ -279,11 +384,16 @@ class GameLog:
     def flush(self) -> None:
         """Write every pending line now."""
         pending = self._pending
+        added, self._added = self._added, 0
         batch = []
         while pending:
             batch.append(pending.popleft())
         if not batch or not game_log.isEnabledFor(logging.INFO):
             return
+        if added > len(batch) and len(batch) == pending.maxlen:
+            game_log.warning(
+                "the log of finished games fell behind: %d lines dropped", added - len(batch)
+            )
         stamps: dict[int, str] = {}
         lines = []
         prefix = self.conn_prefix
@@ -330,6 +440,13 @@ class IdleWatch:
         return idle
 
 
+def _host_of(address: object) -> str:
+    """The host part of a socket address, the key of ``--max-per-address``."""
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return str(address)
+
+
 def log_idle(conn_id: int, conn: ServerConnection, timeout: float) -> None:
     log.info("conn %d %s: idle for %gs; closing", conn_id, conn.peer, timeout)
 
@@ -357,9 +474,25 @@ def describe_oserror(exc: OSError) -> str:
 LISTEN_BACKLOG = 4096
 
 
+#: The kernel's receive buffer of every connection (SO_RCVBUF, set on the
+#: listening socket, which its connections inherit; Linux doubles it for its
+#: bookkeeping). One read returns at most what it holds, so this bounds the
+#: input a server holds for a connection whose lines it has not answered yet
+#: (a client that floods and never reads its replies), and what the kernel
+#: holds for it. Game lines are tens of bytes; 8 KB is hundreds of them.
+RECEIVE_BUFFER = 8 * 1024
+#: The kernel's send buffer of every connection (SO_SNDBUF, the same way):
+#: what replies a client that never reads leaves in the kernel before the
+#: server stops reading it (autotuned, it grows to megabytes).
+SEND_BUFFER = 16 * 1024
+
+
 def listen_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket; OSError (e.g. address in use) as the OS says."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server(
+    sock = socket.create_server(
         (host, port), family=family, backlog=LISTEN_BACKLOG, reuse_port=reuse_port
     )
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    return sock

@@ -3,7 +3,10 @@
 A thin shell: bytes from the transport go to the connection's sans-I/O
 core, whatever it answers goes back in one ``transport.write``. The write
 side is bounded by pausing reads while the transport's buffer is full, so a
-client that sends ``NUMBER`` lines and never reads stalls only itself.
+client that sends ``NUMBER`` lines and never reads stalls only itself. Fair
+turns: the core handles a bounded number of lines per call; when a read
+brought more, the connection stops reading and takes its next turn in a
+later pass of the loop, after every other connection had its own.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from time import perf_counter
 
 from .game import ServerConnection
 from .loops import loop_factory
-from .protocol import ErrorCode, format_error
 from .records import Outcome
 from .server import (
     LISTEN_BACKLOG,
     MAX_LINGERING_REFUSALS,
     IdleWatch,
+    Refused,
     ServerHub,
     describe_oserror,
     listen_socket,
@@ -37,19 +40,18 @@ __all__ = ["AsyncioServer"]
 log = logging.getLogger("guessgame.server")
 
 #: Above this many unsent bytes a connection stops reading until the peer
-#: catches up; a reply line is a few bytes, so this is thousands of replies.
-WRITE_HIGH_WATER = 64 * 1024
+#: catches up. A playing client has a line or two unread at any time; this
+#: is hundreds of replies (and the kernel's send buffer holds more first).
+WRITE_HIGH_WATER = 16 * 1024
 
 #: Seconds a connection closed for an error keeps draining its input.
 LINGER = 1.0
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-_BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
-
 
 class _GameProtocol(asyncio.Protocol):
-    __slots__ = ("server", "transport", "conn", "conn_id", "refused")
+    __slots__ = ("server", "transport", "conn", "conn_id", "refused", "blocked", "turn")
 
     def __init__(self, server: AsyncioServer) -> None:
         self.server = server
@@ -58,15 +60,22 @@ class _GameProtocol(asyncio.Protocol):
         self.conn_id = 0
         #: Answered ``busy`` and lingering.
         self.refused = False
+        #: The peer does not read: the transport's buffer is over the mark.
+        self.blocked = False
+        #: The connection's next turn is scheduled (its reads are paused).
+        self.turn: asyncio.Handle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not derive from asyncio.Transport.
         tr: asyncio.Transport = transport  # type: ignore[assignment]
         self.transport = tr
         server = self.server
-        if len(server.protocols) >= server.hub.max_connections or server.draining:
-            tr.write(_BUSY)
-            server.hub.refused()
+        try:
+            self.conn_id, self.conn = server.hub.open(
+                transport.get_extra_info("peername"), stopping=server.draining
+            )
+        except Refused as refusal:
+            tr.write(refusal.line)
             if server.refusing >= MAX_LINGERING_REFUSALS:
                 tr.close()  # a flood: keep descriptors for the connections served
                 return
@@ -81,7 +90,6 @@ class _GameProtocol(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tr.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        self.conn_id, self.conn = server.hub.open(transport.get_extra_info("peername"))
         server.protocols[self] = None
 
     def data_received(self, data: bytes) -> None:
@@ -103,8 +111,31 @@ class _GameProtocol(asyncio.Protocol):
                 metrics.observe_latency(perf_counter() - started)
         if conn.closed:
             self._linger()
+        elif conn.backlog:
+            if self.turn is None:
+                transport.pause_reading()
+                if not self.blocked:  # else resume_writing schedules it
+                    self.turn = asyncio.get_running_loop().call_soon(self._next_turn)
         elif self.server.draining and not conn.has_game:
             transport.close()
+
+    def _next_turn(self) -> None:
+        """The lines a previous read left, one turn's worth; reading goes on
+        once none are left (and the peer reads what it was sent)."""
+        self.turn = None
+        transport = self.transport
+        if self.blocked or transport is None or transport.is_closing():
+            return
+        self.data_received(b"")
+        conn = self.conn
+        if (
+            self.turn is None
+            and not self.blocked
+            and conn is not None
+            and not conn.closed
+            and not transport.is_closing()
+        ):
+            transport.resume_reading()
 
     def eof_received(self) -> bool:
         if self.conn is not None:
@@ -119,7 +150,10 @@ class _GameProtocol(asyncio.Protocol):
                 self.server.refusing -= 1
             return
         self.server.protocols.pop(self, None)
-        self.server.hub.closed()
+        self.server.hub.closed(conn)
+        if self.turn is not None:
+            self.turn.cancel()
+            self.turn = None
         if exc is not None and not conn.closed:
             what = describe_oserror(exc) if isinstance(exc, OSError) else repr(exc)
             self.server.hub.failed(self.conn_id, conn, what)
@@ -128,12 +162,22 @@ class _GameProtocol(asyncio.Protocol):
             conn.close(Outcome.ABANDONED)
 
     def pause_writing(self) -> None:
+        self.blocked = True
         if self.transport is not None:
             self.transport.pause_reading()
+        if self.turn is not None:
+            self.turn.cancel()
+            self.turn = None
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+        self.blocked = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.conn is not None and self.conn.backlog:
+            self.turn = asyncio.get_running_loop().call_soon(self._next_turn)
+        else:
+            transport.resume_reading()
 
     def _linger(self) -> None:
         """Close after a closing error without losing the error line.

@@ -2,7 +2,10 @@
 
 The seed's first version, made safe: the same sans-I/O core as the asyncio
 backend answers every line; ``sendall`` blocks a connection's own thread
-when its peer does not read, so nothing buffers without bound.
+when its peer does not read, so nothing buffers without bound. The core
+answers a read in turns of a bounded number of lines, each sent before the
+next is made: a thread holds one turn's replies at most, and gives up the
+GIL in ``sendall`` between turns.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from types import FrameType
 from typing import Any
 
 from .game import ServerConnection
-from .protocol import ErrorCode, format_error
 from .records import Outcome
 from .server import (
     MAX_LINGERING_REFUSALS,
     IdleWatch,
+    Refused,
     ServerHub,
     describe_oserror,
     listen_socket,
@@ -34,7 +37,6 @@ __all__ = ["ThreadedServer"]
 
 log = logging.getLogger("guessgame.server")
 
-_BUSY = format_error(ErrorCode.BUSY, "too many connections; try again later")
 #: How often the accept loop looks for a stop request.
 _ACCEPT_POLL = 0.2
 _RECV_SIZE = 65536
@@ -131,7 +133,6 @@ class ThreadedServer:
         self._stop.set()
 
     def _accept_loop(self, listener: socket.socket) -> None:
-        max_connections = self.hub.max_connections
         self.hub.log_limits()
         while not self._stop.is_set():
             try:
@@ -143,13 +144,11 @@ class ThreadedServer:
                 log.warning("accept failed: %s", describe_oserror(exc))
                 time.sleep(0.1)
                 continue
-            with self._lock:
-                full = len(self._live) >= max_connections
-            if full:
-                self._refuse(sock)
-                self.hub.refused()
+            try:
+                conn_id, conn = self.hub.open(address)
+            except Refused as refusal:
+                self._refuse(sock, refusal.line)
                 continue
-            conn_id, conn = self.hub.open(address)
             entry = _Connection(sock, conn_id, conn)
             entry.thread = threading.Thread(
                 target=self._serve, args=(entry,), name=f"conn-{conn_id}", daemon=True
@@ -163,8 +162,9 @@ class ThreadedServer:
                     self._live.pop(entry, None)
                 self.hub.failed(conn_id, conn, f"no thread for it: {exc}")
                 conn.close(Outcome.ERROR)
-                self.hub.closed()
-                self._refuse(sock)
+                self.hub.closed(conn)
+                self.hub.refused()
+                self._refuse(sock, Refused("max-connections").line)
 
     def _serve(self, entry: _Connection) -> None:
         # Blocking calls without a timeout: a socket with one polls before
@@ -185,6 +185,10 @@ class ThreadedServer:
                     sock.sendall(out)
                     if metrics is not None:
                         metrics.observe_latency(time.perf_counter() - started)
+                while conn.backlog:  # the rest of the read, a turn at a time
+                    out = conn.receive_data(b"")
+                    if out:
+                        sock.sendall(out)
                 if conn.closed:
                     _linger(sock)
                     break
@@ -203,16 +207,16 @@ class ThreadedServer:
             finally:
                 with self._lock:
                     self._live.pop(entry, None)
-                self.hub.closed()
+                self.hub.closed(conn)
 
-    def _refuse(self, sock: socket.socket) -> None:
+    def _refuse(self, sock: socket.socket, line: bytes) -> None:
         """Send ``ERROR busy`` and close. A client may already have sent its
         first lines, and closing over them would reset the connection and
         destroy the busy line: linger, in a thread of its own so accepting
         goes on; in a flood of refusals, close at once to keep descriptors."""
         try:
             sock.settimeout(1.0)
-            sock.sendall(_BUSY)
+            sock.sendall(line)
             with self._lock:
                 linger = self._refusing < MAX_LINGERING_REFUSALS
                 if linger:

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 from ..loops import LOOPS, default_loop
+from ..protocol import DEFAULT_MAX_GUESSES, DEFAULT_MAX_LINE, MIN_MAX_LINE
 from ..server import (
     Backend,
     ServerConfig,
@@ -27,7 +28,17 @@ from ..store import NullStore, Store, StoreError
 from ..store import open_store as open_db_store
 from ..strategies import DEFAULT_STRATEGY, STRATEGIES
 from ..workers import serve_workers
-from ._common import IO, ExitStatus, UserError, add_lang, port_arg, positive_float, positive_int
+from ._common import (
+    IO,
+    ExitStatus,
+    UserError,
+    add_lang,
+    at_least,
+    non_negative_int,
+    port_arg,
+    positive_float,
+    positive_int,
+)
 
 __all__ = ["add_parser", "run", "make_server"]
 
@@ -71,6 +82,30 @@ def add_parser(sub: Any) -> None:
         default=10000,
         metavar="N",
         help="connections served at once; more are answered ERROR busy (default 10000)",
+    )
+    p.add_argument(
+        "--max-per-address",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="connections served at once from one client address (the PROXY header's with "
+        "--proxy-protocol); more are answered ERROR busy (default 0: no limit)",
+    )
+    p.add_argument(
+        "--max-line",
+        type=at_least(MIN_MAX_LINE),
+        default=DEFAULT_MAX_LINE,
+        metavar="BYTES",
+        help=f"longest line accepted; a longer one is answered ERROR line-too-long and the "
+        f"connection closed (default {DEFAULT_MAX_LINE})",
+    )
+    p.add_argument(
+        "--max-guesses",
+        type=positive_int,
+        default=DEFAULT_MAX_GUESSES,
+        metavar="N",
+        help=f"guesses one game may hold; NUMBER beyond is answered ERROR too-many-guesses "
+        f"(default {DEFAULT_MAX_GUESSES})",
     )
     p.add_argument(
         "--idle-timeout",
@@ -126,6 +161,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         backend=Backend(args.backend),
         strategy=args.strategy,
         max_connections=args.max_connections,
+        max_per_address=args.max_per_address,
+        max_line=args.max_line,
+        max_guesses=args.max_guesses,
         idle_timeout=args.idle_timeout,
         grace=args.grace,
         lang=args.lang,

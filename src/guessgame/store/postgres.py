@@ -29,7 +29,14 @@ from typing import Any
 
 from . import StoreError
 from .rows import GAME_COLUMNS
-from .writer import CLOSE_TIMEOUT, COMMIT_INTERVAL, MAX_PENDING, BatchWriter, Row
+from .writer import (
+    CLOSE_TIMEOUT,
+    COMMIT_INTERVAL,
+    MAX_PENDING,
+    MAX_PENDING_BYTES,
+    BatchWriter,
+    Row,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -260,11 +267,15 @@ class PostgresStore(BatchWriter):
         *,
         commit_interval: float = COMMIT_INTERVAL,
         max_pending: int = MAX_PENDING,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
         close_timeout: float = CLOSE_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         super().__init__(
-            commit_interval=commit_interval, max_pending=max_pending, close_timeout=close_timeout
+            commit_interval=commit_interval,
+            max_pending=max_pending,
+            max_pending_bytes=max_pending_bytes,
+            close_timeout=close_timeout,
         )
         self.url = url
         self.where = redact(url)

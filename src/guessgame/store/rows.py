@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from ..protocol import Decision
-from ..records import GameRecord, Outcome
+from ..records import DECISION_CODES, GameRecord, Guesses, Move, Outcome
 
 __all__ = [
     "DECISION_MARKS",
@@ -49,6 +49,10 @@ _MARK_BY_ID = {id(d): mark for d, mark in DECISION_MARKS.items()}
 MARK_BY_WORD: dict[str | None, str] = {
     (None if d is None else d.value): mark for d, mark in DECISION_MARKS.items()
 }
+#: The same marks by the decision codes of :class:`~guessgame.records.Guesses`.
+_MARK_BY_CODE = [""] * (max(DECISION_CODES.values()) + 1)
+for _decision, _code in DECISION_CODES.items():
+    _MARK_BY_CODE[_code] = DECISION_MARKS[_decision]
 _OUTCOMES = {o: o.value for o in Outcome}
 
 #: The columns :func:`game_rows` fills, in order.
@@ -66,12 +70,17 @@ def size_decade(lower: int, upper: int) -> int:
     return len(str(max(upper - lower + 1, 1))) - 1
 
 
-def encode_guesses(guesses: Iterable[tuple[int, Decision | None]]) -> str:
+def encode_guesses(guesses: Iterable[Move]) -> str:
     """The ``guesses`` column of a game: ``50? 25- 37+ 31=``.
 
     TypeError or KeyError for a guess that is not an integer or a decision
     that is not a :class:`Decision`, so a malformed record is refused.
     """
+    if type(guesses) is Guesses:  # what the servers record
+        by_code = _MARK_BY_CODE
+        return " ".join(
+            [f"{v}{by_code[c]}" for v, c in zip(guesses.values, guesses.codes, strict=True)]
+        )
     marks = _MARK_BY_ID
     # One f-string per guess is the cheapest form measured (cheaper than
     # joining two mapped columns); ":d" refuses anything but an int.
@@ -116,7 +125,7 @@ def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[A
     Raises (TypeError, KeyError, ValueError) for a malformed record.
     """
     outcomes = _OUTCOMES
-    marks = _MARK_BY_ID
+    encode = encode_guesses
     return [
         (
             gid,
@@ -130,8 +139,7 @@ def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[A
             r.ended_at,
             outcomes[r.outcome],
             len(r.guesses),
-            # encode_guesses(r.guesses), inlined
-            " ".join([f"{guess:d}{marks[id(decision)]}" for guess, decision in r.guesses]),
+            encode(r.guesses),
         )
         for gid, r in zip(ids, records, strict=True)
     ]

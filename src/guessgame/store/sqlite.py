@@ -30,7 +30,14 @@ from pathlib import Path
 
 from . import StoreError
 from .rows import GAME_COLUMNS, GAME_WIDTH, MARK_BY_WORD, read_games, size_decade
-from .writer import CLOSE_TIMEOUT, COMMIT_INTERVAL, MAX_PENDING, BatchWriter, Row
+from .writer import (
+    CLOSE_TIMEOUT,
+    COMMIT_INTERVAL,
+    MAX_PENDING,
+    MAX_PENDING_BYTES,
+    BatchWriter,
+    Row,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -312,11 +319,15 @@ class SqliteStore(BatchWriter):
         *,
         commit_interval: float = COMMIT_INTERVAL,
         max_pending: int = MAX_PENDING,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
         busy_timeout: float = BUSY_TIMEOUT,
         close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         super().__init__(
-            commit_interval=commit_interval, max_pending=max_pending, close_timeout=close_timeout
+            commit_interval=commit_interval,
+            max_pending=max_pending,
+            max_pending_bytes=max_pending_bytes,
+            close_timeout=close_timeout,
         )
         self.path = Path(path).expanduser()
         self.where = str(self.path)

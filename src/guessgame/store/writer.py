@@ -34,6 +34,7 @@ __all__ = [
     "CLOSE_TIMEOUT",
     "COMMIT_INTERVAL",
     "MAX_PENDING",
+    "MAX_PENDING_BYTES",
     "MAX_TRANSACTION",
     "WAKE_EVERY",
     "WARN_INTERVAL",
@@ -51,11 +52,19 @@ WAKE_EVERY = 1000
 #: Most records written in one transaction, which bounds how long other
 #: servers on the same database wait for its locks.
 MAX_TRANSACTION = 4000
-#: Most records waiting for the writer. A record with fifty guesses takes
-#: about 3 KB, so this bounds the queue to ~150 MB at worst, and typically
-#: tens of MB: several seconds of a busy server's games, enough to ride out
-#: another process's long lock or a database restart.
+#: Most records waiting for the writer: several seconds of a busy server's
+#: games, enough to ride out another process's long lock or a database restart.
 MAX_PENDING = 50_000
+#: Most memory the records waiting for the writer may hold, counted as
+#: :data:`RECORD_OVERHEAD` plus :data:`GUESS_BYTES` per guess. Typical games
+#: take about 600 bytes, so MAX_PENDING comes first; games of 1000 guesses
+#: (``--max-guesses``) take 9.5 KB, and this bound holds about 7,000 of them.
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+#: What a record takes in memory besides its guesses: the tuple, its times,
+#: bounds and peer, the packed guesses' two containers.
+RECORD_OVERHEAD = 512
+#: What each guess adds (:class:`~guessgame.records.Guesses`: 8 + 1 bytes).
+GUESS_BYTES = 9
 #: Seconds between two warning lines about dropped records or a failing database.
 WARN_INTERVAL = 5.0
 #: Seconds ``close()`` keeps retrying writes the database refuses.
@@ -79,15 +88,22 @@ class BatchWriter(abc.ABC):
         *,
         commit_interval: float = COMMIT_INTERVAL,
         max_pending: int = MAX_PENDING,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
         close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
+        if max_pending_bytes < RECORD_OVERHEAD:
+            raise ValueError(f"max_pending_bytes must be at least {RECORD_OVERHEAD}")
         self._interval = commit_interval
         self._close_timeout = close_timeout
         self._pending: deque[GameRecord] = deque()
         #: Set to 0 by close(), which sends every later record() to _drop().
         self._capacity = max_pending
+        #: What the queued records hold, and its bound.
+        self._bytes = 0
+        self._max_bytes = max_pending_bytes
+        self._bytes_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
         self._give_up_at = float("inf")
@@ -115,8 +131,14 @@ class BatchWriter(abc.ABC):
     def record(self, record: GameRecord) -> None:
         """Queue one finished game; drops and counts it if the queue is full."""
         pending = self._pending
-        # deque.append and len are atomic under the GIL: no lock on this path.
-        if len(pending) >= self._capacity:
+        size = RECORD_OVERHEAD + GUESS_BYTES * len(record.guesses)
+        # Threads of the threaded backend record at once: the sum needs the
+        # lock (uncontended, about 50 ns a game); the deque needs none.
+        with self._bytes_lock:
+            full = len(pending) >= self._capacity or self._bytes + size > self._max_bytes
+            if not full:
+                self._bytes += size
+        if full:
             self._drop()
             return
         pending.append(record)
@@ -140,6 +162,11 @@ class BatchWriter(abc.ABC):
     def pending(self) -> int:
         """Records waiting for the writer."""
         return len(self._pending)
+
+    @property
+    def pending_bytes(self) -> int:
+        """The memory they hold, as :data:`MAX_PENDING_BYTES` counts it."""
+        return self._bytes
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued so far is committed (for tests and
@@ -209,7 +236,11 @@ class BatchWriter(abc.ABC):
             flush_seen = self._flush_requested
             while pending:
                 n = min(len(pending), MAX_TRANSACTION)
-                self._write([pending.popleft() for _ in range(n)])
+                batch = [pending.popleft() for _ in range(n)]
+                self._write(batch)
+                size = RECORD_OVERHEAD * n + GUESS_BYTES * sum(len(r.guesses) for r in batch)
+                with self._bytes_lock:
+                    self._bytes -= size
             if flush_seen != self._flush_done:
                 with self._flushed:
                     self._flush_done = flush_seen

@@ -15,8 +15,10 @@ class Strategy(Protocol):
     """The server's guesser for one game over ``[lower, upper]``.
 
     The game calls :meth:`next_guess` for every ``NUMBER`` and :meth:`observe`
-    for every accepted ``REPORT``. It never calls either after a ``CORRECT``
-    report: from then on it repeats the secret itself.
+    for every accepted ``REPORT``, at most ``--max-guesses`` times a game
+    (then :meth:`check_candidates` instead of :meth:`next_guess`). It never
+    calls either after a ``CORRECT`` report: from then on it repeats the
+    secret itself.
     """
 
     def next_guess(self) -> int:
@@ -26,6 +28,13 @@ class Strategy(Protocol):
         consistent with the reports, raise :func:`no_candidates` and leave
         the state exactly as it was.
         """
+        ...
+
+    def check_candidates(self) -> None:
+        """Raise :func:`no_candidates` where :meth:`next_guess` would, and
+        change nothing. The game asks this instead of a guess when it may
+        not make another (``--max-guesses``): ``no-candidates`` tells the
+        client more than ``too-many-guesses`` does."""
         ...
 
     def observe(self, guess: int, decision: Decision) -> None:

@@ -32,9 +32,8 @@ class RandomStrategy:
         self._rng = rng
 
     def next_guess(self) -> int:
+        self.check_candidates()
         k = self.drawn
-        if k >= self.size:
-            raise no_candidates(f"all {self.size} numbers were guessed")
         moved = self._moved
         j = k + self._rng.randrange(self.size - k)
         value = moved.get(j, j)
@@ -44,6 +43,10 @@ class RandomStrategy:
             moved.pop(k, None)
         self.drawn = k + 1
         return self.lower + value
+
+    def check_candidates(self) -> None:
+        if self.drawn >= self.size:
+            raise no_candidates(f"all {self.size} numbers were guessed")
 
     def observe(self, guess: int, decision: Decision) -> None:
         """The seed's server ignores the feedback; so does this strategy."""

@@ -181,6 +181,19 @@ class SmartStrategy:
         self.guessed.add(guess)
         return guess
 
+    def check_candidates(self) -> None:
+        guessed = self.guessed
+        a, b = self.a, self.b
+        while a <= b and a in guessed:
+            a += 1
+        while a <= b and b in guessed:
+            b -= 1
+        if a > b:
+            raise no_candidates("no number is consistent with the reports")
+        # The bounds narrowed past guessed numbers, as the next guess would:
+        # a game asked again and again at --max-guesses scans them once.
+        self.a, self.b = a, b
+
     def observe(self, guess: int, decision: Decision) -> None:
         self._asked = False
         self._node = _GAMES.child(self._node, decision)
@@ -216,15 +229,9 @@ class SmartStrategy:
     # -- choosing -----------------------------------------------------------
 
     def _guess(self) -> int:
+        self.check_candidates()
         guessed = self.guessed
         a, b = self.a, self.b
-        while a <= b and a in guessed:
-            a += 1
-        while a <= b and b in guessed:
-            b -= 1
-        if a > b:
-            raise no_candidates("no number is consistent with the reports")
-        self.a, self.b = a, b
         if b - a < ENDGAME + len(guessed):
             candidates = tuple(x for x in range(a, b + 1) if x not in guessed)
             if len(candidates) <= ENDGAME:
