@@ -12,17 +12,20 @@ import socket
 import time
 
 from ..judge import Judge, params_line
-from ..protocol import DEFAULT_MAX_LINE, INT64_MAX, INT64_MIN, Decision, ErrorCode, Lang
+from ..protocol import (
+    DEFAULT_MAX_GUESSES,
+    DEFAULT_MAX_LINE,
+    INT64_MAX,
+    INT64_MIN,
+    Decision,
+    ErrorCode,
+    Lang,
+)
 from .context import Context, Scenario, fail_unless, play, won_and_repeated
 from .probe import Failed, Guesses, Probe
 from .required import END_GAME, speaks
 
-__all__ = ["SCENARIOS", "TOO_MANY_GUESSES"]
-
-#: The code of SPEC section 1 for a NUMBER beyond ``--max-guesses``.
-TOO_MANY_GUESSES = "too-many-guesses"
-#: ``--max-guesses`` at its default.
-MAX_GUESSES = 1000
+__all__ = ["SCENARIOS"]
 
 #: Seconds the never-reading client sends for at most.
 FLOOD_SECONDS = 6.0
@@ -55,7 +58,7 @@ async def _still_pending(probe: Probe, guess: int) -> None:
     )
 
 
-async def _errors(probe: Probe, lines: list[bytes], code: ErrorCode | str) -> None:
+async def _errors(probe: Probe, lines: list[bytes], code: ErrorCode) -> None:
     for line in lines:
         await probe.send(line)
         await probe.expect_error(code)
@@ -329,14 +332,14 @@ async def too_many_guesses(ctx: Context) -> str:
         await probe.send(params_line(1, 10**15))
         game.add(await probe.number())
         await probe.report(Decision.UNSURE)
-        while len(game) < MAX_GUESSES:
+        while len(game) < DEFAULT_MAX_GUESSES:
             last = game.add(await probe.number())
         await probe.send(b"NUMBER\n")
-        await probe.expect_error(TOO_MANY_GUESSES)
+        await probe.expect_error(ErrorCode.TOO_MANY_GUESSES)
         await _still_pending(probe, last)
         await _pending_guess(probe)
     return (
-        f"NUMBER {MAX_GUESSES + 1:,}: too-many-guesses; the last guess could still "
+        f"NUMBER {DEFAULT_MAX_GUESSES + 1:,}: too-many-guesses; the last guess could still "
         "win, and PARAMS began a new game"
     )
 

@@ -189,9 +189,9 @@ class Probe(AsyncClient):
             raise Failed(f"{after}{shown(line)!r} where a number was expected") from None
         return value
 
-    async def expect_error(self, code: ErrorCode | str) -> str:
+    async def expect_error(self, code: ErrorCode) -> str:
         """A reply that must be ``ERROR <code> ...``; returns the line."""
-        want = code.value if isinstance(code, ErrorCode) else code
+        want = code.value
         after = self._after()
         line = await self.receive()
         text = line.decode("utf-8", "replace")
