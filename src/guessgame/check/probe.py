@@ -80,7 +80,8 @@ class Probe(AsyncClient):
         #: Cuts each line sent into pieces, written ``pause`` seconds apart.
         self.split: Callable[[bytes], list[bytes]] | None = None
         self.pause = 0.002
-        #: Seconds the slowest reply took, from the latest line sent before it.
+        #: Replies read, and the seconds the slowest took from the latest line sent before it.
+        self.replies = 0
         self.slowest = 0.0
         self._sent_at = 0.0
 
@@ -160,6 +161,7 @@ class Probe(AsyncClient):
         except ClientError as exc:
             raise self.failed(str(exc)) from None
         self.unanswered.clear()
+        self.replies += 1
         self.slowest = max(self.slowest, time.monotonic() - self._sent_at)
         return line
 
