@@ -11,7 +11,6 @@ back (or did not).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -209,21 +208,13 @@ class Probe(AsyncClient):
             async with asyncio.timeout(self.timeout):
                 rest = await self.reader.read(1024)
         except TimeoutError:
-            raise Failed(f"{after}still open {self.timeout:g} s later") from None
+            raise Failed(
+                f"{after}the server did not close the connection within {self.timeout:g} s"
+            ) from None
         except ConnectionResetError:
             return
         if rest:
             raise Failed(f"{after}{shown(rest)!r} where the connection should close")
-
-    async def silent(self, seconds: float) -> None:
-        """Nothing arrives within ``seconds`` (the server owes no reply)."""
-        after = self._after()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                line = await self.reader.readline()
-                if line:
-                    raise Failed(f"{after}unexpected reply {shown(line)!r}")
-                raise Failed(f"{after}the server closed the connection")
 
 
 class Guesses:

@@ -26,10 +26,6 @@ CONCURRENT_WAIT = 5.0
 END_GAME = b"PARAMS 0 -1\n"
 
 
-def _word(decision: Decision, lang: Lang) -> str:
-    return decision.token(lang)
-
-
 # -- the secret repeated after the win, and the vocabulary -----------------------
 
 
@@ -49,7 +45,7 @@ async def speaks(ctx: Context, lang: Lang) -> str:
         secret = game.add(await probe.number())
         await probe.report(Decision.CORRECT)
         again = [await probe.number(), await probe.number()]
-    correct = _word(Decision.CORRECT, lang)
+    correct = Decision.CORRECT.token(lang)
     fail_unless(
         again == [secret, secret],
         f"after REPORT {correct} on {secret}, NUMBER answered {again[0]} then {again[1]}",
