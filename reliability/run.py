@@ -765,87 +765,96 @@ def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
     --max-guesses; full games on many connections), fair turns (good clients'
     round trips next to floods of valid lines, garbage, and a burst never
     read) and the per-address limit, with and without the PROXY protocol."""
-    rows: list[Row] = []
-
-    def scenario(
-        server: Server,
-        name: str,
-        tried: str,
-        attack: Callable[[Row], None],
-        p99_ms: float | None = None,
-        players: bool = True,
-    ) -> None:
-        row = Row(name, backend, tried)
-        started = time.monotonic()
-        try:
-            if players:
-                with good_clients(row, server.address, size.good_clients, p99_ms):
-                    attack(row)
-            else:
-                attack(row)
-        except Exception as exc:  # a scenario that breaks is a failure, not a crash
-            row.check(False, f"scenario raised {exc!r}")
-        row.seconds = time.monotonic() - started
-        row.check(server.alive(), "server alive")
-        check_log(row, server)
-        rows.append(row)
-
-    nofile = size.full_games + 256
-    for strategy, kind in (("smart", "number"), ("random", "number-report")):
-        server = Server(
-            backend, workdir, "--strategy", strategy, nofile=nofile, name=f"limits-{strategy}"
-        )
-        try:
-            scenario(
-                server,
-                f"one game, {kind} flood",
-                f"1 connection, {size.flood_seconds:g} s, --strategy {strategy}",
-                lambda r, server=server, kind=kind: one_game_flood(r, server, kind, size),
-            )
-            scenario(
-                server,
-                "full games",
-                f"{size.full_games} connections x 1000 unreported guesses, --strategy {strategy}",
-                lambda r, server=server: full_games(r, server, size.full_games),
-                players=False,
-            )
-        finally:
-            rc = server.stop()
-        rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
-
-    server = Server(backend, workdir, name="limits-floods")
-    try:
-        for kind, tried in (
-            ("valid", "valid lines of games, read by another thread"),
-            ("garbage", "two-byte lines that are not commands, replies read"),
-            ("burst", "100 MB of NUMBER lines, never read"),
-        ):
-            scenario(
-                server,
-                f"3 x {kind} flood",
-                f"3 connections, {size.flood_seconds:g} s: {tried}",
-                lambda r, kind=kind: flood_next_to_players(r, server, kind, size),
-                p99_ms=FLOOD_P99_MS,
-            )
-    finally:
-        rc = server.stop()
-    rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
-
+    # (scenario, what was tried, the attack, the good clients' p99 bound or
+    # None, whether good clients play beside it)
+    Scenario = tuple[str, str, Callable[[Row, Server], None], float | None, bool]
     limit = 4
-    for proxied in (False, True):
-        extra = ("--proxy-protocol",) if proxied else ()
-        server = Server(
-            backend, workdir, "--max-per-address", str(limit), *extra, name="limits-address"
-        )
-        try:
-            scenario(
-                server,
-                "--max-per-address" + (" (PROXY)" if proxied else ""),
-                f"{limit + 3} connections from one address, --max-per-address {limit}"
-                + (", addresses from PROXY headers" if proxied else ""),
-                lambda r, server=server, proxied=proxied: per_address(r, server, limit, proxied),
-                players=False,  # they would take slots of the address
+    per_address_tried = f"{limit + 3} connections from one address, --max-per-address {limit}"
+    servers: list[tuple[tuple[str, ...], list[Scenario]]] = []
+    for strategy, kind in (("smart", "number"), ("random", "number-report")):
+        servers.append(
+            (
+                ("--strategy", strategy),
+                [
+                    (
+                        f"one game, {kind} flood",
+                        f"1 connection, {size.flood_seconds:g} s, --strategy {strategy}",
+                        lambda r, srv, kind=kind: one_game_flood(r, srv, kind, size),
+                        None,
+                        True,
+                    ),
+                    (
+                        "full games",
+                        f"{size.full_games} connections x 1000 unreported guesses,"
+                        f" --strategy {strategy}",
+                        lambda r, srv: full_games(r, srv, size.full_games),
+                        None,
+                        False,
+                    ),
+                ],
             )
+        )
+    servers.append(
+        (
+            (),
+            [
+                (
+                    f"3 x {kind} flood",
+                    f"3 connections, {size.flood_seconds:g} s: {tried}",
+                    lambda r, srv, kind=kind: flood_next_to_players(r, srv, kind, size),
+                    FLOOD_P99_MS,
+                    True,
+                )
+                for kind, tried in (
+                    ("valid", "valid lines of games, read by another thread"),
+                    ("garbage", "two-byte lines that are not commands, replies read"),
+                    ("burst", "100 MB of NUMBER lines, never read"),
+                )
+            ],
+        )
+    )
+    for proxied in (False, True):
+        servers.append(
+            (
+                ("--max-per-address", str(limit), *(("--proxy-protocol",) if proxied else ())),
+                [
+                    (
+                        "--max-per-address" + (" (PROXY)" if proxied else ""),
+                        per_address_tried + (", addresses from PROXY headers" if proxied else ""),
+                        lambda r, srv, proxied=proxied: per_address(r, srv, limit, proxied),
+                        None,
+                        False,  # good clients would take slots of the address
+                    )
+                ],
+            )
+        )
+
+    rows: list[Row] = []
+    for args, scenarios in servers:
+        try:
+            server = Server(backend, workdir, *args, nofile=size.full_games + 256, name="limits")
+        except RuntimeError as exc:  # e.g. an option this server does not know
+            for name, tried, *_ in scenarios:
+                row = Row(name, backend, tried)
+                row.check(False, str(exc).splitlines()[-1])
+                rows.append(row)
+            continue
+        try:
+            for name, tried, attack, p99_ms, players in scenarios:
+                row = Row(name, backend, tried)
+                started = time.monotonic()
+                try:
+                    if players:
+                        with good_clients(row, server.address, size.good_clients, p99_ms):
+                            attack(row, server)
+                    else:
+                        attack(row, server)
+                except Exception as exc:  # a scenario that breaks is a failure, not a crash
+                    row.check(False, f"scenario raised {exc!r}")
+                row.seconds = time.monotonic() - started
+                row.check(server.alive(), "server alive")
+                check_log(row, server)
+                rows.append(row)
         finally:
             rc = server.stop()
         rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
