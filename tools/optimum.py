@@ -227,11 +227,13 @@ class RealSearch:
         """The whole strategy from a state known solvable within ``depth``:
         from :data:`LEAST_TOTAL_FROM` candidates down, one of least total
         (the mean), above the first found."""
+        guess = None
         if len(cands) <= LEAST_TOTAL_FROM:
             if self.least is None:
                 self.least = LeastTotal(self.n, self.relaxed, splitting_only=True)
+            # None if only a guess that splits nothing keeps the worst case.
             guess = self.least.best(cands, prev, made, depth)
-        else:
+        if guess is None:
             guess = self.guess(cands, prev, made, depth)
         assert guess is not None
         after = made | {guess}
