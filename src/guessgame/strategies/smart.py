@@ -55,6 +55,8 @@ import base64
 import copy
 import math
 import random
+import sys
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
@@ -396,15 +398,15 @@ def _plan(size: int) -> _Plan | None:
 def _decode(text: str) -> _Plan:
     """A plan as ``tools/optimum.py`` encodes it: nodes in preorder, two
     bytes each, the guess times 8 plus a bit per child present."""
-    data = base64.b64decode(text)
-    count = len(data) // 2
-    guesses = [0] * count
+    values = array("H", base64.b64decode(text))
+    if sys.byteorder == "little":
+        values.byteswap()  # stored big-endian
+    count = len(values)
+    guesses = [value >> 3 for value in values]
     kids = [-1] * (3 * count)
     # Preorder: each node is followed by its children's subtrees in order.
     stack: list[tuple[int, int]] = []  # (node, its children still to read)
-    for at in range(count):
-        value = data[2 * at] << 8 | data[2 * at + 1]
-        guesses[at] = value >> 3
+    for at, value in enumerate(values):
         if stack:
             parent, mask = stack.pop()
             slot = (mask & -mask).bit_length() - 1
