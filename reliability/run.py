@@ -38,12 +38,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guessgame.judge import Judge
+from guessgame.server import FD_RESERVE
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 BACKENDS = ("asyncio", "threads")
 #: Seconds any single socket operation may take before it counts as a failure.
 IO_TIMEOUT = 10.0
+
+#: What one connection may make a server hold at most, in KB (docs/reliability.md,
+#: "Memory bounds"): a game of --max-guesses 1000 guesses with the strategy's
+#: memory of them (under 128 KB), a read of input and a turn of replies not
+#: sent yet (under 64 KB), the connection's own objects (and, with threads, its
+#: stack).
+PER_CONNECTION_KB = 256
+#: How much a server's RSS may grow while one connection floods it.
+FLOOD_GROWTH_MB = 8.0
+#: The good clients' NUMBER round trip, 99th percentile, next to a flood.
+FLOOD_P99_MS = 50.0
+FLOOD = Path(__file__).resolve().parent / "flood.py"
+#: The store's queue bound (guessgame.store.writer.MAX_PENDING_BYTES), in MB.
+STORE_QUEUE_MB = 64
 
 
 # -- sizes ------------------------------------------------------------------------
@@ -492,9 +507,8 @@ def pipeliners(row: Row, server: Server, size: Size) -> None:
     growth_mb = (server.rss_kb() - rss_before) / 1024
     row.tried = f"{size.pipeliners} clients x {size.pipeline_lines} NUMBER lines, never read"
     row.check(server.alive(), "server alive")
-    # Each guess is remembered for the game's record (the spec lets memory
-    # grow with the guesses made): a few hundred bytes a line, no more.
-    bound = 32 + sent_lines * 512 / 2**20
+    # What each connection holds is bounded, however many lines it sends.
+    bound = FLOOD_GROWTH_MB + size.pipeliners * PER_CONNECTION_KB / 1024
     row.check(
         growth_mb < bound,
         f"server RSS grew {growth_mb:.1f} MB for {sent_lines} lines (bound {bound:.0f} MB)",
@@ -614,20 +628,6 @@ def play_one(address: tuple[str, int], secret: int = 42) -> bool:
 
 
 # -- limits: what one client can make the server hold, and do to others ------------------
-
-#: What one connection may make a server hold at most, in KB (docs/reliability.md,
-#: "Memory bounds"): a game of --max-guesses 1000 guesses with the strategy's
-#: memory of them (under 128 KB), a read of input and a turn of replies not
-#: sent yet (under 64 KB), the connection's own objects (and, with threads, its
-#: stack).
-PER_CONNECTION_KB = 256
-#: How much a server's RSS may grow while one connection floods it.
-FLOOD_GROWTH_MB = 8.0
-#: The good clients' NUMBER round trip, 99th percentile, next to a flood.
-FLOOD_P99_MS = 50.0
-FLOOD = Path(__file__).resolve().parent / "flood.py"
-#: The store's queue bound (guessgame.store.writer.MAX_PENDING_BYTES), in MB.
-STORE_QUEUE_MB = 64
 
 
 def floods(kind: str, port: int, seconds: float, count: int = 1) -> list[dict[str, int]]:
@@ -766,87 +766,97 @@ def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
     --max-guesses; full games on many connections), fair turns (good clients'
     round trips next to floods of valid lines, garbage, and a burst never
     read) and the per-address limit, with and without the PROXY protocol."""
-    rows: list[Row] = []
-
-    def scenario(
-        server: Server,
-        name: str,
-        tried: str,
-        attack: Callable[[Row], None],
-        p99_ms: float | None = None,
-        players: bool = True,
-    ) -> None:
-        row = Row(name, backend, tried)
-        started = time.monotonic()
-        try:
-            if players:
-                with good_clients(row, server.address, size.good_clients, p99_ms):
-                    attack(row)
-            else:
-                attack(row)
-        except Exception as exc:  # a scenario that breaks is a failure, not a crash
-            row.check(False, f"scenario raised {exc!r}")
-        row.seconds = time.monotonic() - started
-        row.check(server.alive(), "server alive")
-        check_log(row, server)
-        rows.append(row)
-
-    nofile = size.full_games + 256
-    for strategy, kind in (("smart", "number"), ("random", "number-report")):
-        server = Server(
-            backend, workdir, "--strategy", strategy, nofile=nofile, name=f"limits-{strategy}"
-        )
-        try:
-            scenario(
-                server,
-                f"one game, {kind} flood",
-                f"1 connection, {size.flood_seconds:g} s, --strategy {strategy}",
-                lambda r, server=server, kind=kind: one_game_flood(r, server, kind, size),
-            )
-            scenario(
-                server,
-                "full games",
-                f"{size.full_games} connections x 1000 unreported guesses, --strategy {strategy}",
-                lambda r, server=server: full_games(r, server, size.full_games),
-                players=False,
-            )
-        finally:
-            rc = server.stop()
-        rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
-
-    server = Server(backend, workdir, name="limits-floods")
-    try:
-        for kind, tried in (
-            ("valid", "valid lines of games, read by another thread"),
-            ("garbage", "two-byte lines that are not commands, replies read"),
-            ("burst", "100 MB of NUMBER lines, never read"),
-        ):
-            scenario(
-                server,
-                f"3 x {kind} flood",
-                f"3 connections, {size.flood_seconds:g} s: {tried}",
-                lambda r, kind=kind: flood_next_to_players(r, server, kind, size),
-                p99_ms=FLOOD_P99_MS,
-            )
-    finally:
-        rc = server.stop()
-    rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
-
+    # (scenario, what was tried, the attack, the good clients' p99 bound or
+    # None, whether good clients play beside it)
+    Scenario = tuple[str, str, Callable[[Row, Server], None], float | None, bool]
     limit = 4
-    for proxied in (False, True):
-        extra = ("--proxy-protocol",) if proxied else ()
-        server = Server(
-            backend, workdir, "--max-per-address", str(limit), *extra, name="limits-address"
-        )
-        try:
-            scenario(
-                server,
-                "--max-per-address" + (" (PROXY)" if proxied else ""),
-                f"{limit + 3} connections from one address, --max-per-address {limit}"
-                + (", addresses from PROXY headers" if proxied else ""),
-                lambda r, server=server, proxied=proxied: per_address(r, server, limit, proxied),
-                players=False,  # they would take slots of the address
+    per_address_tried = f"{limit + 3} connections from one address, --max-per-address {limit}"
+    servers: list[tuple[tuple[str, ...], list[Scenario]]] = []
+    for strategy, kind in (("smart", "number"), ("random", "number-report")):
+        servers.append(
+            (
+                ("--strategy", strategy),
+                [
+                    (
+                        f"one game, {kind} flood",
+                        f"1 connection, {size.flood_seconds:g} s, --strategy {strategy}",
+                        lambda r, srv, kind=kind: one_game_flood(r, srv, kind, size),
+                        None,
+                        True,
+                    ),
+                    (
+                        "full games",
+                        f"{size.full_games} connections x 1000 unreported guesses,"
+                        f" --strategy {strategy}",
+                        lambda r, srv: full_games(r, srv, size.full_games),
+                        None,
+                        False,
+                    ),
+                ],
             )
+        )
+    servers.append(
+        (
+            (),
+            [
+                (
+                    f"3 x {kind} flood",
+                    f"3 connections, {size.flood_seconds:g} s: {tried}",
+                    lambda r, srv, kind=kind: flood_next_to_players(r, srv, kind, size),
+                    FLOOD_P99_MS,
+                    True,
+                )
+                for kind, tried in (
+                    ("valid", "valid lines of games, read by another thread"),
+                    ("garbage", "two-byte lines that are not commands, replies read"),
+                    ("burst", "100 MB of NUMBER lines, never read"),
+                )
+            ],
+        )
+    )
+    for proxied in (False, True):
+        servers.append(
+            (
+                ("--max-per-address", str(limit), *(("--proxy-protocol",) if proxied else ())),
+                [
+                    (
+                        "--max-per-address" + (" (PROXY)" if proxied else ""),
+                        per_address_tried + (", addresses from PROXY headers" if proxied else ""),
+                        lambda r, srv, proxied=proxied: per_address(r, srv, limit, proxied),
+                        None,
+                        False,  # good clients would take slots of the address
+                    )
+                ],
+            )
+        )
+
+    rows: list[Row] = []
+    for args, scenarios in servers:
+        try:
+            nofile = size.full_games + size.good_clients + FD_RESERVE + 64
+            server = Server(backend, workdir, *args, nofile=nofile, name="limits")
+        except RuntimeError as exc:  # e.g. an option this server does not know
+            for name, tried, *_ in scenarios:
+                row = Row(name, backend, tried)
+                row.check(False, str(exc).splitlines()[-1])
+                rows.append(row)
+            continue
+        try:
+            for name, tried, attack, p99_ms, players in scenarios:
+                row = Row(name, backend, tried)
+                started = time.monotonic()
+                try:
+                    if players:
+                        with good_clients(row, server.address, size.good_clients, p99_ms):
+                            attack(row, server)
+                    else:
+                        attack(row, server)
+                except Exception as exc:  # a scenario that breaks is a failure, not a crash
+                    row.check(False, f"scenario raised {exc!r}")
+                row.seconds = time.monotonic() - started
+                row.check(server.alive(), "server alive")
+                check_log(row, server)
+                rows.append(row)
         finally:
             rc = server.stop()
         rows[-1].check(rc == 0, f"SIGTERM afterwards: exit {rc}")
@@ -868,7 +878,7 @@ def run_hostile(backend: str, size: Size, workdir: Path) -> list[Row]:
         str(size.max_connections),
         "--idle-timeout",
         str(idle),
-        nofile=max(size.nofile, size.max_connections + 64),
+        nofile=max(size.nofile, size.max_connections + FD_RESERVE),
         name=f"hostile-{backend}",
     )
     rows: list[Row] = []
@@ -1200,7 +1210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if g not in GROUPS:
             parser.error(f"unknown group {g!r}")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 4 * size.over_nofile + 1024
+    need = max(4 * size.over_nofile, size.full_games) + 1024
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
 

@@ -85,7 +85,8 @@ def by_lower(rows: list[Row]) -> dict[int, Row]:
 
 
 def all_started(group: list[Player]) -> dict[int, Any]:
-    return {lower: game for p in group for lower, game in p.started.items()}
+    # copy() first: players may still be adding games (copying is atomic).
+    return {lower: game for p in group for lower, game in p.started.copy().items()}
 
 
 def assert_no_player_errors(group: list[Player]) -> None:

@@ -766,3 +766,40 @@ def test_reads_with_other_lines_are_not_planned() -> None:
     for read in (b"PARAMS 1 9\nCLEAR\n", b"PARAMS 1 x\nNUMBER\n", b"\nNUMBER\n", b"NUMBER\nNUM"):
         h.conn.receive_data(read)
         assert read not in game._PLANS, read
+
+
+# -- message framing (the WebSocket of SPEC section 6) -------------------------
+
+
+def test_a_message_is_one_line() -> None:
+    h = Harness(strategy="smart")
+    assert h.conn.receive_message("PARAMS 1 3") == b""
+    assert h.conn.receive_message("NUMBER") == b"2\n"  # smart opens at the middle of 1..3
+    assert h.conn.receive_message("REPORT Unsure\r") == b""  # a final \r, as on TCP
+    assert h.conn.receive_message("") == b""  # an empty line: ignored
+    assert h.conn.receive_message("NUMBER").rstrip(b"\n").isdigit()
+
+
+@pytest.mark.parametrize(
+    "message", [b"NUMBER", "NUMBER\n", "PARAMS 1 5\nNUMBER", "\n", "REPORT \ud800"]
+)
+def test_a_message_that_is_not_one_line_of_text_changes_nothing(message: str | bytes) -> None:
+    h = Harness()
+    h.line("PARAMS 1 5")
+    guess = h.number()
+    reply = h.conn.receive_message(message)
+    assert reply.startswith(b"ERROR bad-encoding ") and reply.count(b"\n") == 1
+    assert not h.conn.closed
+    # The guess is still the pending one: a report is accepted, once.
+    assert h.conn.receive_message("REPORT Correct") == b""
+    assert h.conn.receive_message("NUMBER") == b"%d\n" % guess
+
+
+def test_a_message_over_the_line_limit_closes() -> None:
+    h = Harness(max_line=16)
+    assert h.conn.receive_message("PARAMS 1 2      ") == b""  # 16 bytes
+    reply = h.conn.receive_message("PARAMS 1 2       ")  # 17
+    assert reply.startswith(b"ERROR line-too-long ")
+    assert h.conn.closed
+    assert h.conn.receive_message("NUMBER") == b""
+    assert [r.outcome for r in h.records] == [Outcome.ERROR]

@@ -9,13 +9,14 @@ group of ``reliability/run.py``)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import Any
 
 from conftest import IO_TIMEOUT, LineSocket
 from guessgame.metrics import Metrics
 from guessgame.protocol import Decision
-from guessgame.records import Outcome
+from guessgame.records import GameRecord, Outcome
 
 
 def served(address: tuple[str, int], header: bytes = b"") -> LineSocket | None:
@@ -139,3 +140,37 @@ def test_a_client_that_never_reads_stalls_only_itself(server: Any) -> None:
         for _ in range(20):
             assert s.ask("PARAMS 5 5\nNUMBER") == "5"
     flood.close()
+
+
+def test_the_log_of_finished_games_is_bounded(caplog: Any) -> None:
+    """A stalled stderr must not grow the server: the oldest lines go, and
+    the next batch says how many."""
+    from guessgame.records import Guesses
+    from guessgame.server import GameLog
+
+    log = GameLog(max_pending=5)
+    record = GameRecord(1, 5, "smart", "asyncio", "?", 0.0, 1.0, Outcome.WON, Guesses())
+    caplog.set_level("INFO", logger="guessgame.games")
+    log._writer = threading.current_thread()  # no writer thread: flushed here
+    for conn_id in range(12):
+        log.add(conn_id, record)
+    log.flush()
+    messages = [r.getMessage() for r in caplog.records]
+    assert "the log of finished games fell behind: 7 lines dropped" in messages
+    lines = next(m for m in messages if "conn" in m).splitlines()
+    assert [line.split()[3] for line in lines] == ["7", "8", "9", "10", "11"]
+
+
+def test_refusals_are_exposed_by_reason() -> None:
+    import prometheus_client  # the metrics extra, part of the test extra
+
+    metrics = Metrics("smart")
+    metrics.connection_refused("max-per-address")
+    metrics.connection_refused("max-per-address")
+    metrics.connection_refused("max-connections")
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
+    registry.register(metrics)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert 'guessgame_connections_refused_total{reason="max-per-address"} 2.0' in text
+    assert 'guessgame_connections_refused_total{reason="max-connections"} 1.0' in text
+    assert 'guessgame_connections_refused_total{reason="stopping"} 0.0' in text

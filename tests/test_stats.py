@@ -78,6 +78,7 @@ def test_stats_json_of_an_empty_database(tmp_path: Path) -> None:
         **_group(0, 0, 0, 0, None, None),
         "by_strategy": {},
         "by_range": {},
+        "by_backend": {},
     }
 
 
@@ -107,7 +108,26 @@ def test_stats_json_figures_of_a_small_database(tmp_path: Path) -> None:
                 **_group(1, 1, 0, 0, 1.0, 1),
             },
         },
+        "by_backend": {"asyncio": _group(6, 4, 1, 1, 4.0, 7)},
     }
+
+
+def test_stats_tell_games_served_over_the_web_apart(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    with SqliteStore(db) as store:
+        for backend, n in [("asyncio", 3), ("threads", 5), ("web", 4), ("web", 6)]:
+            store.record(make_record(backend=backend, guesses=_guesses(n, True)))
+    result = _stats_json(db)
+    assert result["by_backend"] == {
+        "asyncio": _group(1, 1, 0, 0, 3.0, 3),
+        "threads": _group(1, 1, 0, 0, 5.0, 5),
+        "web": _group(2, 2, 0, 0, 5.0, 6),
+    }
+    status, out, err = run_cli("stats", "--db", str(db))
+    assert status == 0, err
+    assert "served by" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:] if line.strip()}
+    assert rows["web"] == ["2", "2", "0", "0", "5.00", "6"]
 
 
 def test_stats_plain_text_when_not_a_terminal(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ guess (SPEC §2):
 * goal: floor(log2(3N)) + 1 (the IOI 2010 full-score bound), met for every
   N checked: all N up to 400 and the hardest N of every size class up to
   2**14 exhaustively, every size class up to 2**64 against an adversary;
-* optimum: the exact minimax worst case for N <= 16.
+* optimum: the exact minimax worst case (``tools/optimum.py``) for every N
+  of the table of optimal plans (tests/test_optimum.py walks each of them).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from guessgame.client import Client
 from guessgame.judge import Judge
 from guessgame.protocol import INT64_MAX, INT64_MIN, Decision, ErrorCode, ProtocolError
 from guessgame.records import Outcome
-from guessgame.strategies import DEFAULT_STRATEGY, STRATEGIES, SmartStrategy, smart
+from guessgame.strategies import DEFAULT_STRATEGY, STRATEGIES, SmartStrategy, _optimal, smart
 from guessgame.strategies.measure import play_every_secret
 from guessgame.strategies.smart import ENDGAME
 
@@ -37,12 +38,11 @@ EXHAUSTIVE_MAX = 400
 #: Every N from 1 to this, every secret, at other offsets.
 SHIFTED_MAX = 300
 
-#: The exact optimum (minimax over every secret) for N = 1..11, and 5 for
-#: N = 12..16: fewer cannot do, as the first guess answers only "correct"
-#: or not and three more tell at most 10 numbers apart (each answers
-#: "correct", "unsure" on one number, or a side: c(d) <= 2 c(d - 1) + 2).
-OPTIMUM = {1: 1, 2: 2, 3: 3, 4: 3, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4, 10: 4, 11: 5}
-OPTIMUM |= dict.fromkeys(range(12, 17), 5)
+#: The exact optimum (minimax over every secret), by the solver: 1, 2, 3,
+#: 3, 3, 4, 4, 4, 4, 4, 5 for N = 1..11 (fewer cannot do, as the first guess
+#: answers only "correct" or not and each later one "correct", "unsure" on
+#: one number, or a side: c(d) <= 2 c(d - 1) + 2 numbers in d guesses).
+OPTIMUM = _optimal.OPTIMUM
 
 #: Ranges touching the ends of the signed 64-bit integers: N sampled.
 WALL_SIZES = [*range(1, 65), 100, 127, 128, 129, 156, 157, 164, 255, 256, 257, 300, 400]
@@ -127,7 +127,11 @@ def test_worst_case_within_the_contract_for_every_n() -> None:
 
 
 def test_exact_optimum_for_small_ranges() -> None:
-    assert {n: worst_from_zero(n) for n in OPTIMUM} == OPTIMUM
+    # Played secret by secret with the judge (the table's own test walks
+    # the trees): the first values are the known ones.
+    sizes = [n for n in OPTIMUM if n <= EXHAUSTIVE_MAX]
+    assert {n: worst_from_zero(n) for n in sizes} == {n: OPTIMUM[n] for n in sizes}
+    assert [OPTIMUM[n] for n in range(1, 12)] == [1, 2, 3, 3, 3, 4, 4, 4, 4, 4, 5]
 
 
 def test_goal_met_for_every_n() -> None:
@@ -437,6 +441,59 @@ def test_every_number_guessed_then_no_candidates() -> None:
         expect_no_candidates(s)
 
 
+def test_a_report_no_secret_gives_leaves_the_plan_for_no_candidates() -> None:
+    # On a range played from the table: UNSURE after two guesses whose
+    # midpoint is no integer, or on a midpoint outside the range, can come
+    # from no secret.
+    for n in (2, 7, 40, _optimal.TABLE_MAX):
+        s = SmartStrategy(100, 100 + n - 1)
+        first = s.next_guess()
+        s.observe(first, Decision.UNSURE)
+        second = s.next_guess()
+        s.observe(second, Decision.UNSURE)
+        if (first + second) % 2:
+            expect_no_candidates(s)
+        else:
+            middle = s.next_guess()
+            assert middle == (first + second) // 2
+            s.observe(middle, Decision.COLDER)
+            expect_no_candidates(s)
+
+
+def test_an_unreported_guess_leaves_the_plan_and_the_game_goes_on() -> None:
+    for n in (5, 30, _optimal.TABLE_MAX):
+        for secret in (0, n // 3, n - 1):
+            s = SmartStrategy(0, n - 1)
+            judge = Judge(secret)
+            first = s.next_guess()
+            if first == secret:
+                continue
+            again = s.next_guess()  # the first guess was never reported
+            assert again != first
+            seen = {first, again}
+            guess = again
+            while True:
+                decision = judge.judge(guess)
+                if decision is Decision.CORRECT:
+                    break
+                s.observe(guess, decision)
+                guess = s.next_guess()
+                assert guess not in seen and 0 <= guess < n
+                seen.add(guess)
+            assert len(seen) <= contract(n) + 2
+
+
+def test_plans_are_decoded_once_per_size_and_forgotten() -> None:
+    smart.forget()
+    for n in (1, 2, 3, _optimal.TABLE_MAX, _optimal.TABLE_MAX + 1):
+        SmartStrategy(0, n - 1).next_guess()
+        SmartStrategy(5, 5 + n - 1).next_guess()
+    # One plan per size of the table, none for larger ranges.
+    assert sorted(smart._DECODED) == [1, 2, 3, _optimal.TABLE_MAX]
+    smart.forget()
+    assert smart._DECODED == {}
+
+
 # -- costs ------------------------------------------------------------------
 
 
@@ -471,6 +528,7 @@ def test_cost_on_a_two_to_the_64_range() -> None:
     # add far more memo nodes than the budget holds.
     assert smart._GAMES.nodes <= smart._GAMES.budget
     assert len(smart._SEARCHED) <= smart._SEARCHED_SIZE
+    assert len(smart._DECODED) <= _optimal.TABLE_MAX
 
 
 # -- over TCP, both backends -------------------------------------------------
@@ -546,17 +604,20 @@ def test_the_memo_follows_unreported_guesses(monkeypatch: pytest.MonkeyPatch) ->
     assert len(first) > contract(1000)  # the unreported guesses did cost
 
 
-def test_fork_is_independent() -> None:
-    s = SmartStrategy(0, 99)
-    s.observe(s.next_guess(), Decision.UNSURE)
+@pytest.mark.parametrize("upper", [99, 999])  # played from the table, and not
+def test_fork_is_independent(upper: int) -> None:
+    s = SmartStrategy(0, upper)
+    first = s.next_guess()
+    s.observe(first, Decision.UNSURE)
     twin = s.fork()
     guess = s.next_guess()
     assert twin.next_guess() == guess  # the same state, the same choice
     s.observe(guess, Decision.WARMER)
     twin.observe(guess, Decision.COLDER)
     assert (s.a, s.b) != (twin.a, twin.b)
-    assert s.guessed == twin.guessed == {s.prev, 99 // 9}
+    assert s.guessed == twin.guessed == {guess, first}
     s.next_guess()
+    twin.next_guess()
     assert s.guessed != twin.guessed
 
 

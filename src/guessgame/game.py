@@ -337,6 +337,27 @@ class ServerConnection:
             out.append(self.receive_data(b""))
         return b"".join(out)
 
+    def receive_message(self, message: str | bytes) -> bytes:
+        """Feed one message of a message-framed transport (the WebSocket of
+        SPEC section 6): a text message is one line without its ``\\n``.
+        Returns the reply bytes, lines ending in ``\\n`` as from
+        :meth:`receive_data`.
+
+        A binary message (``bytes``), or text with a ``\\n`` in it, is
+        answered ``bad-encoding`` and changes nothing, as a line that is not
+        UTF-8 on TCP. A message is one line, so one call is one line's work
+        and leaves no :attr:`backlog`.
+        """
+        if self.closed:
+            return b""
+        if isinstance(message, str):
+            if "\n" not in message:
+                return self.receive_data(message.encode(errors="surrogatepass") + b"\n")
+            why = "a message is one line: it must not contain a newline"
+        else:
+            why = "binary messages are not served: send each line as a text message"
+        return self._error(ErrorCode.BAD_ENCODING, why)
+
     def receive_eof(self) -> None:
         """The peer is gone: its game, if any, is abandoned."""
         self.close(Outcome.ABANDONED)

@@ -27,6 +27,7 @@ from .strategies import DEFAULT_STRATEGY
 from .transcript import server_line
 
 __all__ = [
+    "MAX_HANDSHAKES",
     "Backend",
     "Refused",
     "ServerConfig",
@@ -42,15 +43,22 @@ game_log = logging.getLogger("guessgame.games")
 
 #: File descriptors a server keeps for itself besides its connections: the
 #: listening socket, the store's database files, the event loop's selector,
-#: standard streams, the metrics server, and refused connections while they
-#: hear ``busy``. Without this margin, a server at its descriptor limit
+#: standard streams, the metrics server, refused connections while they
+#: hear ``busy``, and the web listener's connections still in their opening
+#: handshake. Without this margin, a server at its descriptor limit
 #: (``ulimit -n``) cannot even accept a connection to refuse it: asyncio
 #: logs a line per failed accept, uvloop resets the connection unanswered.
-FD_RESERVE = 64
+FD_RESERVE = 96
 #: Refused connections that may linger (see the backends' ``_linger``) at
 #: once; beyond this, a refused connection is closed right after ``busy``,
 #: so that a flood of refusals cannot eat the reserve.
-MAX_LINGERING_REFUSALS = FD_RESERVE // 2
+MAX_LINGERING_REFUSALS = 32
+#: Connections to the web port still in their opening handshake (or an
+#: HTTP request for the page) at once; beyond this, a new one is closed at
+#: once, so that clients that connect and never finish the handshake hold
+#: neither memory nor the reserve of descriptors (each may take up to the
+#: handshake timeout, 5 s).
+MAX_HANDSHAKES = 32
 
 
 def connection_limit(max_connections: int) -> int:
@@ -102,6 +110,9 @@ class ServerConfig:
     metrics_port: int | None = None
     #: Event loop of the asyncio backend: ``uvloop`` or ``asyncio``.
     loop: str = field(default_factory=default_loop)
+    #: Serve the web page and the game over a WebSocket (``/ws``) on this
+    #: port of ``host`` too (None: off; 0: any free port).
+    web_port: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
@@ -230,7 +241,11 @@ class ServerHub:
         """
         metrics = self.metrics
         per_address = self.config.max_per_address
-        proxied = self.config.proxy_protocol
+        if game_config is None:
+            game_config = self.game_config
+        # A transport without PROXY headers (the WebSocket) counts under its
+        # socket's address even on a --proxy-protocol server.
+        proxied = game_config.proxy_protocol
         host = _host_of(address) if per_address and not proxied else None
         with self._limits:
             if stopping:
@@ -250,7 +265,7 @@ class ServerHub:
             raise Refused(reason)
         conn_id = next(self._ids)
         conn = ServerConnection(
-            game_config or self.game_config,
+            game_config,
             peer=format_peer(address),
             on_report=self._report_hook,
             on_game_end=functools.partial(self._game_ended, conn_id),
@@ -337,15 +352,26 @@ class GameLog:
     stamped with its game's end time.
     """
 
-    def __init__(self, conn_prefix: str = "", interval: float = 0.25) -> None:
+    #: Most lines waiting to be written. A server's stderr that blocks (a
+    #: pipe nobody reads, a stalled terminal) must not grow the server: the
+    #: oldest lines go, and the next batch says how many.
+    MAX_PENDING = 100_000
+
+    def __init__(
+        self, conn_prefix: str = "", interval: float = 0.25, max_pending: int = MAX_PENDING
+    ) -> None:
         self.conn_prefix = conn_prefix
         self.interval = interval
-        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque()
+        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque(
+            maxlen=max_pending
+        )
+        self._added = 0
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def add(self, conn_id: int, record: GameRecord) -> None:
         self._pending.append((conn_id, record))
+        self._added += 1  # racy under threads: only ever read to tell of losses
         if self._writer is None:
             self._start()
 
@@ -376,11 +402,16 @@ class GameLog:
     def flush(self) -> None:
         """Write every pending line now."""
         pending = self._pending
+        added, self._added = self._added, 0
         batch = []
         while pending:
             batch.append(pending.popleft())
         if not batch or not game_log.isEnabledFor(logging.INFO):
             return
+        if added > len(batch) and len(batch) == pending.maxlen:
+            game_log.warning(
+                "the log of finished games fell behind: %d lines dropped", added - len(batch)
+            )
         stamps: dict[int, str] = {}
         lines = []
         prefix = self.conn_prefix

@@ -232,6 +232,8 @@ class AsyncioServer:
         self.refusing = 0
         self.draining = False
         self.address: tuple[str, int] | None = None
+        #: Where the page and ``/ws`` are served (``web_port``), once serving.
+        self.web_address: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._stop_requested = threading.Event()
@@ -241,15 +243,20 @@ class AsyncioServer:
         ready: Callable[[tuple[str, int]], None] | None = None,
         *,
         sock: socket.socket | None = None,
+        web_sock: socket.socket | None = None,
         handle_signals: bool = True,
     ) -> None:
         """Bind (OSError if the port is taken), call ``ready(address)``, serve
-        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return."""
+        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return.
+        With ``web_sock`` (or ``web_port`` configured), the web shell serves
+        from the same event loop."""
         config = self.hub.config
         if sock is None:
             sock = listen_socket(config.host, config.port)
+        if web_sock is None and config.web_port is not None:
+            web_sock = listen_socket(config.host, config.web_port)
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            runner.run(self._main(sock, ready, handle_signals))
+            runner.run(self._main(sock, web_sock, ready, handle_signals))
 
     def request_stop(self) -> None:
         """Begin the graceful stop; safe from any thread."""
@@ -264,6 +271,7 @@ class AsyncioServer:
     async def _main(
         self,
         sock: socket.socket,
+        web_sock: socket.socket | None,
         ready: Callable[[tuple[str, int]], None] | None,
         handle_signals: bool,
     ) -> None:
@@ -281,6 +289,13 @@ class AsyncioServer:
             lambda: _GameProtocol(self), sock=sock, backlog=LISTEN_BACKLOG
         )
         self.address = sock.getsockname()[:2]
+        web = None
+        if web_sock is not None:
+            from .server_web import WebListener  # loads websockets only when asked
+
+            web = WebListener(self.hub, web_sock)
+            await web.start()
+            self.web_address = web.address
         sweeper = asyncio.create_task(self._sweep_idle())
         if ready is not None:
             ready(self.address)
@@ -290,7 +305,10 @@ class AsyncioServer:
             await self._stop.wait()
         finally:
             server.close()
-            await self._drain()
+            if web is None:
+                await self._drain()
+            else:
+                await asyncio.gather(self._drain(web.playing), web.drain())
             sweeper.cancel()
             if handle_signals:
                 # Give the caller its own handlers back (the loop would leave
@@ -299,10 +317,10 @@ class AsyncioServer:
                     loop.remove_signal_handler(signum)
                     signal.signal(signum, previous[signum])
 
-    async def _drain(self) -> None:
-        """Stop accepting, close idle connections, give games the grace period."""
+    async def _drain(self, playing: int = 0) -> None:
+        """Stop accepting, close idle connections, give games the grace period
+        (``playing``: the games in flight on the web shell, for the log)."""
         self.draining = True
-        playing = 0
         for proto in list(self.protocols):
             if proto.conn is not None and not proto.conn.has_game:
                 proto.close(Outcome.ABANDONED)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .game import ServerConnection
 from .records import Outcome
@@ -32,6 +32,9 @@ from .server import (
     log_idle,
     log_stopping,
 )
+
+if TYPE_CHECKING:
+    from .server_web import WebThread
 
 __all__ = ["ThreadedServer"]
 
@@ -71,6 +74,9 @@ class ThreadedServer:
         self.hub = hub
         self.draining = False
         self.address: tuple[str, int] | None = None
+        #: Where the page and ``/ws`` are served (``web_port``), once serving.
+        self.web_address: tuple[str, int] | None = None
+        self._web: WebThread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._live: dict[_Connection, None] = {}
@@ -86,12 +92,23 @@ class ThreadedServer:
         ready: Callable[[tuple[str, int]], None] | None = None,
         *,
         sock: socket.socket | None = None,
+        web_sock: socket.socket | None = None,
         handle_signals: bool = True,
     ) -> None:
         """Bind (OSError if the port is taken), call ``ready(address)``, serve
-        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return."""
+        until :meth:`request_stop` or SIGINT/SIGTERM, drain, and return.
+        With ``web_sock`` (or ``web_port`` configured), the web shell serves
+        from an event loop in a thread of its own."""
         config = self.hub.config
         listener = sock if sock is not None else listen_socket(config.host, config.port)
+        if web_sock is None and config.web_port is not None:
+            web_sock = listen_socket(config.host, config.web_port)
+        if web_sock is not None:
+            from .server_web import WebThread  # loads websockets only when asked
+
+            self._web = WebThread(self.hub, web_sock)
+            self._web.start()
+            self.web_address = self._web.address
         previous: dict[signal.Signals, Any] = {}
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +131,9 @@ class ThreadedServer:
         finally:
             finished.set()
             watchdog.join()
+            if self._web is not None:  # stopped already, unless serving failed
+                self._web.request_stop()
+                self._web.join(timeout=10.0)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
@@ -244,9 +264,13 @@ class ThreadedServer:
     def _drain(self) -> None:
         """Close idle connections, give games the grace period, close the rest."""
         self.draining = True
+        web = self._web
+        playing = 0
+        if web is not None:
+            playing = web.listener.playing
+            web.request_stop()  # it drains alongside, with the same grace
         with self._lock:
             entries = list(self._live)
-        playing = 0
         for entry in entries:
             if not entry.conn.has_game:
                 entry.wake()
@@ -266,6 +290,8 @@ class ThreadedServer:
         for entry in entries:
             if entry.thread is not None:
                 entry.thread.join(timeout=2.0)
+        if web is not None:
+            web.join(timeout=10.0)
 
 
 def _linger(sock: socket.socket) -> None:

@@ -23,12 +23,21 @@ from typing import Any
 from .server import ServerConfig, ServerHub, listen_socket
 from .store import Store
 
-__all__ = ["serve_workers", "reserve_port"]
+__all__ = ["ListenError", "serve_workers", "reserve_port"]
 
 log = logging.getLogger("guessgame.server")
 
 #: Builds the server of one worker process from its hub.
 ServerMaker = Callable[[ServerHub], object]
+
+
+class ListenError(OSError):
+    """A port :func:`serve_workers` was to serve could not be bound; ``port``
+    says which (the game's or the web page's)."""
+
+    def __init__(self, exc: OSError, port: int) -> None:
+        super().__init__(exc.errno, exc.strerror)
+        self.port = port
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -61,6 +70,9 @@ def _worker(
         signal.signal(signum, signal.SIG_DFL)
     try:
         sock = listen_socket(config.host, config.port, reuse_port=True)
+        web_sock = None
+        if config.web_port is not None:  # every worker serves the page too
+            web_sock = listen_socket(config.host, config.web_port, reuse_port=True)
         store = open_store()
     except Exception as exc:  # reported by the parent as one line
         ready.send(f"worker {index}: {exc}")
@@ -80,7 +92,7 @@ def _worker(
         ready.send("")
 
     try:
-        server.run(bound, sock=sock)  # type: ignore[attr-defined]
+        server.run(bound, sock=sock, web_sock=web_sock)  # type: ignore[attr-defined]
     finally:
         hub.close()
         store.close()
@@ -92,15 +104,31 @@ def serve_workers(
     open_store: Callable[[], Store],
     make_server: ServerMaker,
     ready: Callable[[tuple[str, int]], None] | None = None,
+    web_ready: Callable[[int], None] | None = None,
 ) -> int:
-    """Run ``workers`` server processes on one port until SIGINT/SIGTERM.
+    """Run ``workers`` server processes on one port until SIGINT/SIGTERM
+    (and on ``config.web_port`` too, whose number goes to ``web_ready``).
 
-    Returns 0 when every worker stopped cleanly. Raises OSError if the port
-    is taken and RuntimeError if a worker failed to start.
+    Returns 0 when every worker stopped cleanly. Raises :class:`ListenError`
+    if a port is taken and RuntimeError if a worker failed to start.
     """
-    holder = reserve_port(config.host, config.port)
+    try:
+        holder = reserve_port(config.host, config.port)
+    except OSError as exc:
+        raise ListenError(exc, config.port) from None
     address: tuple[str, int] = holder.getsockname()[:2]
     config = replace(config, port=address[1])
+    web_holder = None
+    if config.web_port is not None:
+        try:
+            web_holder = reserve_port(config.host, config.web_port)
+        except OSError as exc:
+            holder.close()
+            raise ListenError(exc, config.web_port) from None
+        web_port: int = web_holder.getsockname()[1]
+        config = replace(config, web_port=web_port)
+        if web_ready is not None:
+            web_ready(web_port)
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx: Any = multiprocessing.get_context(method)
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -139,6 +167,8 @@ def serve_workers(
             if message:
                 failures.append(message)
         holder.close()
+        if web_holder is not None:
+            web_holder.close()
         if failures:
             forward(signal.SIGTERM, None)
             for proc in procs:
@@ -155,5 +185,7 @@ def serve_workers(
         return status if stopping else 1
     finally:
         holder.close()
+        if web_holder is not None:
+            web_holder.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

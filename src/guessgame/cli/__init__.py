@@ -9,15 +9,16 @@ a module of this package with ``add_parser(subparsers)`` and a
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from . import bench, demo, play, serve, stats
+from . import bench, check, demo, play, serve, stats
 from ._common import IO, ExitStatus, UserError
 
 __all__ = ["ExitStatus", "IO", "UserError", "main", "run"]
 
-COMMANDS = (serve, play, demo, stats, bench)
+COMMANDS = (serve, play, demo, stats, bench, check)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,10 +43,23 @@ def build_parser(io: IO) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    parser.add_argument(
+        "--version", action="version", version=f"guessgame {version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    try:
+        return importlib.metadata.version("guessgame")
+    except importlib.metadata.PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None, io: IO | None = None) -> int:

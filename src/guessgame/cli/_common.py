@@ -17,6 +17,7 @@ __all__ = [
     "UserError",
     "add_lang",
     "int64",
+    "isatty",
     "lang_arg",
     "port_arg",
     "positive_float",
@@ -48,6 +49,14 @@ class IO:
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def isatty(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for streams without a descriptor)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def int64(text: str) -> int:

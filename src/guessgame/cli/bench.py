@@ -15,6 +15,7 @@ from ._common import (
     UserError,
     add_lang,
     int64,
+    isatty,
     port_arg,
     positive_float,
     positive_int,
@@ -122,7 +123,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 def run(args: argparse.Namespace, io: IO) -> int:
     config = config_from_args(args)
-    live = _isatty(io.stdout) and not args.json
+    live = isatty(io.stdout) and not args.json
     try:
         with _display(io.stdout, config, live) as on_progress:
             result = run_bench(config, on_progress)
@@ -134,13 +135,6 @@ def run(args: argparse.Namespace, io: IO) -> int:
         io.stdout.write(format_result(result))
         io.stdout.flush()
     return ExitStatus.OK if result.errors == 0 else ERRORS_SEEN
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from ..server_threads import ThreadedServer
 from ..store import NullStore, Store, StoreError
 from ..store import open_store as open_db_store
 from ..strategies import DEFAULT_STRATEGY, STRATEGIES
-from ..workers import serve_workers
+from ..workers import ListenError, serve_workers
 from ._common import (
     IO,
     ExitStatus,
@@ -141,6 +141,14 @@ def add_parser(sub: Any) -> None:
         "with --workers, worker i uses N+i-1)",
     )
     p.add_argument(
+        "--web-port",
+        type=port_arg,
+        metavar="N",
+        help="also serve the page at http://HOST:N/ and the game over a WebSocket at "
+        "ws://HOST:N/ws (/ws?strategy=random for another guesser); with --workers, every "
+        "worker serves it",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int,
         default=1,
@@ -171,6 +179,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         proxy_protocol=args.proxy_protocol,
         metrics_port=args.metrics_port,
         loop=args.loop,
+        web_port=args.web_port,
     )
 
 
@@ -225,6 +234,8 @@ def run(args: argparse.Namespace, io: IO) -> int:
             config.backend.value,
             config.strategy,
         )
+        if server.web_address is not None:
+            log_web(server.web_address)
 
     if args.workers > 1:
         store.close()  # opened once here so that a bad --db fails before any worker
@@ -234,14 +245,26 @@ def run(args: argparse.Namespace, io: IO) -> int:
     except OSError as exc:
         store.close()
         raise UserError(_listen_error(config, exc)) from None
+    web_sock = None
+    if config.web_port is not None:
+        try:
+            web_sock = listen_socket(config.host, config.web_port)
+        except OSError as exc:
+            sock.close()
+            store.close()
+            raise UserError(_listen_error(config, exc, config.web_port)) from None
     try:
         hub.start_metrics()
     except ImportError as exc:
         sock.close()
+        if web_sock is not None:
+            web_sock.close()
         store.close()
         raise UserError(str(exc)) from None
     except OSError as exc:
         sock.close()
+        if web_sock is not None:
+            web_sock.close()
         store.close()
         where = f"{config.host}:{config.metrics_port}"
         raise UserError(f"cannot serve metrics on {where}: {describe_oserror(exc)}") from None
@@ -249,7 +272,7 @@ def run(args: argparse.Namespace, io: IO) -> int:
     try:
         with _signals_deferred():
             try:
-                server.run(ready, sock=sock)
+                server.run(ready, sock=sock, web_sock=web_sock)
             finally:
                 hub.close()
                 store.close()
@@ -290,14 +313,28 @@ def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
             config.backend.value,
             config.strategy,
         )
+        if web_port is not None:
+            log_web((address[0], web_port))
 
+    web_port = config.web_port
     handlers = _setup_logging(io)
+
+    def bound_web(port: int) -> None:
+        nonlocal web_port
+        web_port = port
+
     try:
         status = serve_workers(
-            config, args.workers, functools.partial(open_store, args), make_server, ready
+            config,
+            args.workers,
+            functools.partial(open_store, args),
+            make_server,
+            ready,
+            web_ready=bound_web,
         )
     except OSError as exc:
-        raise UserError(_listen_error(config, exc)) from None
+        port = exc.port if isinstance(exc, ListenError) else config.port
+        raise UserError(_listen_error(config, exc, port)) from None
     except RuntimeError as exc:
         raise UserError(f"cannot start workers: {exc}") from None
     finally:
@@ -305,8 +342,15 @@ def _run_workers(args: argparse.Namespace, config: ServerConfig, io: IO) -> int:
     return ExitStatus.OK if status == 0 else ExitStatus.ERROR
 
 
-def _listen_error(config: ServerConfig, exc: OSError) -> str:
-    where = f"{config.host}:{config.port}"
+def log_web(address: tuple[str, int]) -> None:
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    logging.getLogger("guessgame.server").info(
+        "web page at http://%s:%d/ (the game over a WebSocket at /ws)", host, address[1]
+    )
+
+
+def _listen_error(config: ServerConfig, exc: OSError, port: int | None = None) -> str:
+    where = f"{config.host}:{config.port if port is None else port}"
     if exc.errno == errno.EADDRINUSE:
         return f"cannot listen on {where}: address already in use"
     if exc.errno == errno.EACCES:

@@ -22,8 +22,9 @@ def add_parser(sub: Any) -> None:
         help="summarise the recorded games",
         description=(
             "Summarise the games `guessgame serve` recorded: games, wins, abandoned "
-            "and failed games, and the guesses per won game (mean, max) by strategy "
-            "and by range size N = upper - lower + 1 in powers of ten. A database "
+            "and failed games, and the guesses per won game (mean, max) by strategy, "
+            "by range size N = upper - lower + 1 in powers of ten, and by how they were "
+            "served (asyncio, threads, or web: over the WebSocket of serve --web-port). A database "
             "that does not exist is an error (exit 2), not zero games."
         ),
     )
@@ -76,6 +77,7 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, list[s
     return [
         ("strategy", [(name, _cells(g)) for name, g in summary["by_strategy"].items()]),
         ("range size", [(label, _cells(g)) for label, g in summary["by_range"].items()]),
+        ("served by", [(name, _cells(g)) for name, g in summary.get("by_backend", {}).items()]),
     ]
 
 

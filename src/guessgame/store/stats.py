@@ -72,7 +72,8 @@ def summarize(conn: Connection) -> dict[str, Any]:
     """The summary of a migrated game database (an sqlite3 or a psycopg
     connection), as ``stats --json`` prints it.
 
-    ``by_strategy`` is keyed by strategy name; ``by_range`` by the
+    ``by_strategy`` is keyed by strategy name, ``by_backend`` by how the
+    games were served (``asyncio``, ``threads``, ``web``); ``by_range`` by the
     power-of-ten bucket of the range size N = upper - lower + 1, each with
     its exact ``min_size`` and ``max_size``. A mean or max over no won games
     is ``None``.
@@ -93,8 +94,20 @@ def summarize(conn: Connection) -> dict[str, Any]:
             "max_size": min(10 ** (decade + 1) - 1, _MAX_SIZE),
             **_group(row[1:]),
         }
+    # How the games were served: asyncio, threads, or web (over the WebSocket).
+    by_backend = {
+        row[0]: _group(row[1:])
+        for row in conn.execute(
+            f"SELECT backend, {_AGGREGATES} FROM games GROUP BY backend ORDER BY backend"
+        )
+    }
     (total,) = conn.execute(f"SELECT {_AGGREGATES} FROM games").fetchall()
-    return {**_group(total), "by_strategy": by_strategy, "by_range": by_range}
+    return {
+        **_group(total),
+        "by_strategy": by_strategy,
+        "by_range": by_range,
+        "by_backend": by_backend,
+    }
 
 
 def summarize_file(path: Path) -> dict[str, Any]:
@@ -166,4 +179,5 @@ def summarize_empty() -> dict[str, Any]:
         "guesses_per_win": {"mean": None, "max": None},
         "by_strategy": {},
         "by_range": {},
+        "by_backend": {},
     }

@@ -39,10 +39,11 @@ that satisfies this is *free*. The strategy:
 
 Worst case, checked exhaustively for every N up to 5,000 and every secret,
 for the hardest N of every size class up to 2**14, and against an
-adversary up to 2**64 (docs/strategies.md): within the IOI bound
-``floor(log2(3N)) + 1``, itself within the contract ``ceil(log2 N) + 2``;
-the exact optimum for N <= 16. Each guess costs O(1) time and memory, plus
-O(guesses so far) to step over earlier guesses; the endgame search is
+adversary up to 2**64 (docs/strategies.md): the exact optimum for every
+N up to :data:`TABLE_MAX`; beyond, within the IOI bound
+``floor(log2(3N)) + 1``, itself within the contract ``ceil(log2 N) + 2``.
+Each guess costs O(1) time and memory, plus O(guesses so far) to step over
+earlier guesses (a list lookup on the plan of a small range); the endgame search is
 bounded by :data:`ENDGAME`. Games are remembered per range size in a
 bounded memo shared by all games, so a range played before costs a few
 dictionary lookups per guess. Integers are exact at any size.
@@ -50,16 +51,20 @@ dictionary lookups per guess. Integers are exact at any size.
 
 from __future__ import annotations
 
+import base64
 import copy
 import math
 import random
+import sys
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
 from ..protocol import Decision
+from ._optimal import PLANS, TABLE_MAX
 from .base import no_candidates
 
-__all__ = ["ENDGAME", "SmartStrategy", "forget"]
+__all__ = ["ENDGAME", "TABLE_MAX", "SmartStrategy", "forget"]
 
 #: From this many candidates down, the game is searched exhaustively.
 ENDGAME = 16
@@ -120,11 +125,12 @@ _GAMES = _Memo(budget=1 << 13)
 
 
 def forget() -> None:
-    """Empty the memo of games played and of endgames searched, as in a
-    fresh process."""
+    """Empty the memo of games played, of endgames searched and of plans
+    decoded, as in a fresh process."""
     _GAMES.trees.clear()
     _GAMES.nodes = 0
     _SEARCHED.clear()
+    _DECODED.clear()
 
 
 class SmartStrategy:
@@ -142,6 +148,8 @@ class SmartStrategy:
         "_frame",
         "_node",
         "_asked",
+        "_plan",
+        "_at",
     )
 
     name = "smart"
@@ -159,14 +167,38 @@ class SmartStrategy:
         #: In the endgame: the guesses the searched plan needs from here on.
         self._planned: int | None = None
         self._frame: _Frame | None = None
-        #: Where this game is in the memo of games on ranges of its size.
-        self._node = _GAMES.root(upper - lower + 1)
+        #: Small ranges: the optimal plan of their size and where the game
+        #: is in it; None once off the plan (or for larger ranges).
+        self._plan = _plan(upper - lower + 1)
+        self._at = 0
+        #: Where this game is in the memo of games on ranges of its size
+        #: (off the plan: a tree of its own, from where it left the plan).
+        self._node: _Node = {} if self._plan is not None else _GAMES.root(upper - lower + 1)
         #: A guess is out and not reported yet.
         self._asked = False
 
     # -- the Strategy interface -------------------------------------------
 
     def next_guess(self) -> int:
+        plan = self._plan
+        if plan is not None:
+            if not self._asked:
+                guess = self.lower + plan[0][self._at]
+                self._asked = True
+                self.guessed.add(guess)
+                return guess
+            # The last guess went unreported: off the plan, unless nothing
+            # is left (then the state stays as it was).
+            self._plan, node_before = None, self._node
+            self._node = {}
+            try:
+                return self._next_off_plan()
+            except Exception:
+                self._plan, self._node = plan, node_before
+                raise
+        return self._next_off_plan()
+
+    def _next_off_plan(self) -> int:
         node: _Node | None = self._node.get(_AGAIN) if self._asked else self._node
         if node is None or _GUESS not in node:
             guess = self._guess()  # may raise NO_CANDIDATES: nothing changed yet
@@ -196,8 +228,25 @@ class SmartStrategy:
 
     def observe(self, guess: int, decision: Decision) -> None:
         self._asked = False
-        self._node = _GAMES.child(self._node, decision)
         prev = self.prev
+        plan = self._plan
+        if plan is None:
+            self._node = _GAMES.child(self._node, decision)
+        elif decision is not Decision.CORRECT:
+            if prev is None:
+                slot = 0  # no comparison yet: one way on
+            elif decision is Decision.UNSURE:
+                slot = 2
+            else:
+                slot = 0 if (decision is Decision.WARMER) == (guess < prev) else 1
+            at = plan[1][3 * self._at + slot]
+            if at < 0:
+                # A report no secret gives: off the plan, where the
+                # contradiction shows up as no candidates.
+                self._plan = None
+                self._node = {}
+            else:
+                self._at = at
         self.prev = guess
         self.reported += 1
         if decision is Decision.CORRECT or prev is None:
@@ -332,6 +381,48 @@ def _cost(a: int, b: int, prev: int, lower: int, upper: int) -> float:
     if 3 * (a - lower + upper - b) >= span:
         return 1 + bits
     return 2 + bits
+
+
+# -- small ranges: the optimal plans ------------------------------------------
+
+#: A decoded plan: the guess (offset from the lower bound) per node, and per
+#: node three children (lower side, upper side, on the midpoint; -1: none).
+_Plan = tuple[list[int], list[int]]
+
+_DECODED: dict[int, _Plan] = {}
+
+
+def _plan(size: int) -> _Plan | None:
+    """The optimal plan for ranges of ``size`` numbers, if there is one."""
+    if size > TABLE_MAX:
+        return None
+    plan = _DECODED.get(size)
+    if plan is None:
+        plan = _DECODED[size] = _decode(PLANS[size])
+    return plan
+
+
+def _decode(text: str) -> _Plan:
+    """A plan as ``tools/optimum.py`` encodes it: nodes in preorder, two
+    bytes each, the guess times 8 plus a bit per child present."""
+    values = array("H", base64.b64decode(text))
+    if sys.byteorder == "little":
+        values.byteswap()  # stored big-endian
+    count = len(values)
+    guesses = [value >> 3 for value in values]
+    kids = [-1] * (3 * count)
+    # Preorder: each node is followed by its children's subtrees in order.
+    stack: list[tuple[int, int]] = []  # (node, its children still to read)
+    for at, value in enumerate(values):
+        if stack:
+            parent, mask = stack.pop()
+            slot = (mask & -mask).bit_length() - 1
+            kids[3 * parent + slot] = at
+            if mask & (mask - 1):
+                stack.append((parent, mask & (mask - 1)))
+        if value & 7:
+            stack.append((at, value & 7))
+    return guesses, kids
 
 
 # -- the endgame: exhaustive search ------------------------------------------
