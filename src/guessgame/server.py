@@ -346,10 +346,12 @@ class GameLog:
     """One log line per finished game, written in batches.
 
     Through :mod:`logging` a line costs about 20 µs, more than all the round
-    trips of a game with the smart strategy. So the hot path only appends
-    to a deque; a thread formats what gathered every :attr:`interval` seconds
-    and hands it to the ``guessgame.games`` logger as one record, each line
-    stamped with its game's end time.
+    trips of a game with the smart strategy. So the caller (the event loop)
+    only formats the line, stamped with its game's end time, and appends it
+    to a deque (about 1 µs); a thread hands what gathered every
+    :attr:`interval` seconds to the ``guessgame.games`` logger as one
+    record. Formatting there instead took the GIL for milliseconds at a time
+    while the event loop wanted it.
     """
 
     #: Most lines waiting to be written. A server's stderr that blocks (a
@@ -362,15 +364,30 @@ class GameLog:
     ) -> None:
         self.conn_prefix = conn_prefix
         self.interval = interval
-        self._pending: collections.deque[tuple[int, GameRecord]] = collections.deque(
-            maxlen=max_pending
-        )
+        self._pending: collections.deque[str] = collections.deque(maxlen=max_pending)
         self._added = 0
+        #: The second of the last stamp made, and the stamp (one tuple, so
+        #: that threads of the threaded backend never see half of it).
+        self._stamp: tuple[int, str] = (-1, "")
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def add(self, conn_id: int, record: GameRecord) -> None:
-        self._pending.append((conn_id, record))
+        # The fields at once, the outcome's word and the count of guesses
+        # without a call into Python code (Enum.value and Guesses.__len__).
+        lower, upper, _, _, peer, _, ended, outcome, guesses = record
+        second = int(ended)
+        stamp = self._stamp
+        if stamp[0] != second:
+            stamp = self._stamp = (
+                second,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
+            )
+        count = len(guesses.codes) if type(guesses) is Guesses else len(guesses)
+        self._pending.append(
+            f"{stamp[1]} conn {self.conn_prefix}{conn_id} {peer}: game {lower}..{upper}"
+            f" {_OUTCOME_WORDS[outcome]} after {count} guesses"
+        )
         self._added += 1  # racy under threads: only ever read to tell of losses
         if self._writer is None:
             self._start()
@@ -403,32 +420,13 @@ class GameLog:
         """Write every pending line now."""
         pending = self._pending
         added, self._added = self._added, 0
-        batch = []
-        while pending:
-            batch.append(pending.popleft())
-        if not batch or not game_log.isEnabledFor(logging.INFO):
+        popleft = pending.popleft
+        lines = [popleft() for _ in range(len(pending))]
+        if not lines or not game_log.isEnabledFor(logging.INFO):
             return
-        if added > len(batch) and len(batch) == pending.maxlen:
+        if added > len(lines) and len(lines) == pending.maxlen:
             game_log.warning(
-                "the log of finished games fell behind: %d lines dropped", added - len(batch)
-            )
-        stamps: dict[int, str] = {}
-        lines = []
-        prefix = self.conn_prefix
-        words = _OUTCOME_WORDS
-        # This runs on a thread of its own but holds the GIL, which the
-        # event loop waits for meanwhile: the fields are unpacked at once
-        # and the outcome's word and the count of guesses read without a
-        # call into Python code (Enum.value and Guesses.__len__ are).
-        for conn_id, (lower, upper, _, _, peer, _, ended, outcome, guesses) in batch:
-            second = int(ended)
-            stamp = stamps.get(second)
-            if stamp is None:
-                stamp = stamps[second] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-            count = len(guesses.codes) if type(guesses) is Guesses else len(guesses)
-            lines.append(
-                f"{stamp} conn {prefix}{conn_id} {peer}: game {lower}..{upper}"
-                f" {words[outcome]} after {count} guesses"
+                "the log of finished games fell behind: %d lines dropped", added - len(lines)
             )
         game_log.info("%s", "\n".join(lines))
 
