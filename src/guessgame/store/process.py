@@ -53,10 +53,10 @@ log = logging.getLogger("guessgame.store")
 EXIT_TIMEOUT = 10.0
 #: The process's niceness: recording is background work. On a machine whose
 #: cores the event loop and its clients keep busy, the writer's bursts (a
-#: batch every 0.1 s) preempting them cost far more than their CPU time (a
-#: 12 ms burst of CPU every 0.1 s beside `serve --no-db` under `bench -c 64`
-#: took it from about 110,000 to 55,000-65,000 round trips/s, at nice 19 to
-#: 78,000-92,000). Niced, it runs on what the server leaves; when that is
+#: batch every few tenths of a second) preempting them cost far more than
+#: their CPU time (a 12 ms burst of CPU every 0.1 s beside `serve --no-db`
+#: under `bench -c 64` took it from about 110,000 to 55,000-65,000 round
+#: trips/s, at nice 19 to 78,000-92,000). Niced, it runs on what the server leaves; when that is
 #: too little, the bounded queue drops and counts games, as when the disk
 #: is slow.
 WRITER_NICE = 19
