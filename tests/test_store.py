@@ -497,3 +497,44 @@ def test_serve_no_db_records_nothing_and_db_opens_the_store(tmp_path: Path) -> N
     assert isinstance(store, SqliteStore)
     store.close()
     assert (tmp_path / "never.sqlite3").exists()
+
+
+# -- rows ---------------------------------------------------------------------
+
+
+def test_batch_ids_are_uuid7_unique_time_ordered_and_repeatable() -> None:
+    from guessgame.store.rows import batch_ids
+
+    ends = [1_700_000_000.0 + i / 1000 for i in range(500)] + [-5.0, 1e20]
+    seed = bytes(range(10))
+    ids = batch_ids(ends, seed)
+    assert all(UUID7.match(i) for i in ids), ids[:3]
+    assert len(set(ids)) == len(ids)
+    assert ids[:500] == sorted(ids[:500])  # ordered by end time
+    assert ids[-2].startswith("00000000-0000-")  # before 1970: time 0
+    assert ids[-1].startswith("ffffffff-ffff-")  # past 2^48 ms: the last ms
+    assert batch_ids(ends, seed) == ids  # the same batch, the same ids
+    # A counter that carries into the top bits of the random part, both ways.
+    near = (0xFFF << 62 | (1 << 48) - 3).to_bytes(10, "big")
+    carried = batch_ids(ends[:6], near)
+    assert all(UUID7.match(i) for i in carried) and len(set(carried)) == 6
+    assert [i[19:23] for i in carried] == ["8000"] * 3 + ["8001"] * 3
+
+
+def test_rows_of_games_seen_before_are_the_rows_of_those_games() -> None:
+    from guessgame.store import rows
+
+    first = make_record(guesses=((2, Decision.UNSURE), (4, Decision.COLDER), (3, Decision.CORRECT)))
+    same_guesses_other_reports = first._replace(
+        guesses=((2, Decision.UNSURE), (4, Decision.WARMER), (3, None))
+    )
+    wide = first._replace(lower=INT64_MIN, upper=INT64_MAX)
+    records = [first, same_guesses_other_reports, wide, first]
+    texts = [row[-1] for row in rows.game_rows(records, rows.game_ids(records))]
+    assert texts == ["2? 4- 3=", "2? 4+ 3", "2? 4- 3=", "2? 4- 3="]
+    decades = [row[3] for row in rows.game_rows(records, rows.game_ids(records))]
+    assert decades == [0, 0, 19, 0]
+    # What is remembered stays bounded.
+    many = [make_record(lower=0, upper=i, guesses=((i, None),)) for i in range(5000)]
+    rows.game_rows(many, rows.game_ids(many))
+    assert len(rows._TEXTS) <= rows._CACHE_SIZE and len(rows._DECADES) <= rows._CACHE_SIZE

@@ -139,19 +139,31 @@ def batch_ids(ended: Iterable[float], seed: bytes) -> list[str]:
     stored twice. A seed per batch, not random bits per game: a third of
     the cost."""
     bits = int.from_bytes(seed, "big")
-    middle = f"-7{bits >> 62 & 0xFFF:03x}-"
-    base = bits & _RAND_B
-    ids = []
-    for i, end in enumerate(ended):
-        ms = int(end * 1000)
-        if not 0 <= ms <= _MAX_MS:
-            ms = min(max(ms, 0), _MAX_MS)
-        t = f"{ms:012x}"
-        r = f"{_VARIANT | (base + i) & _RAND_B:016x}"
-        ids.append(f"{t[:8]}-{t[8:]}{middle}{r[:4]}-{r[4:]}")
-    return ids
+    rand_b = bits & _RAND_B
+    times = [int(end * 1000) for end in ended]
+    if times and (min(times) < 0 or max(times) > _MAX_MS):
+        times = [min(max(ms, 0), _MAX_MS) for ms in times]
+    low = rand_b & _LOW_48
+    if low + len(times) > _LOW_48:
+        # The counter would carry into the top 16 bits of rand_b: the long way.
+        ids = []
+        middle = f"-7{bits >> 62 & 0xFFF:03x}-"
+        for i, ms in enumerate(times):
+            t = f"{ms:012x}"
+            r = f"{_VARIANT | (rand_b + i) & _RAND_B:016x}"
+            ids.append(f"{t[:8]}-{t[8:]}{middle}{r[:4]}-{r[4:]}")
+        return ids
+    # The usual case: the top 16 bits of rand_b stay as they are, so all
+    # but the time and the last 48 bits is the same string for the batch.
+    middle = f"-7{bits >> 62 & 0xFFF:03x}-{(_VARIANT | rand_b) >> 48:04x}-"
+    # %-formatting: a third cheaper than an f-string's format specs.
+    return [
+        "%08x-%04x%s%012x" % (ms >> 16, ms & 0xFFFF, middle, low + i)  # noqa: UP031
+        for i, ms in enumerate(times)
+    ]
 
 
+_LOW_48 = 0xFFFF_FFFF_FFFF
 _MAX_MS = 0xFFFF_FFFF_FFFF
 _RAND_B = 0x3FFF_FFFF_FFFF_FFFF
 _VARIANT = 0b10 << 62
@@ -169,21 +181,34 @@ def packed_rows(packed: Sequence[PackedRecord], ids: Sequence[str]) -> list[tupl
 
     Raises (TypeError, KeyError, ValueError) for a malformed record.
     """
-    by_code = _MARK_BY_CODE
+    texts = _TEXTS
+    decades = _DECADES
     rows = []
     for gid, (lower, upper, strategy, backend, peer, started, ended, outcome, values, codes) in zip(
         ids, packed, strict=True
     ):
-        guesses = array("q")
-        guesses.frombytes(values)
-        if len(guesses) != len(codes):
-            raise ValueError("one decision code per guess")
+        # A game played before (the smart guesser plays a range the same way
+        # for the same secret) has its guesses' text made already.
+        key = values + codes
+        text = texts.get(key)
+        if text is None:
+            text = _guesses_text(values, codes)
+            if len(texts) >= _CACHE_SIZE:
+                texts.clear()
+            texts[key] = text
+        span = upper - lower
+        decade = decades.get(span)
+        if decade is None:
+            decade = len(str(max(span + 1, 1))) - 1  # size_decade
+            if len(decades) >= _CACHE_SIZE:
+                decades.clear()
+            decades[span] = decade
         rows.append(
             (
                 gid,
                 lower,
                 upper,
-                len(str(max(upper - lower + 1, 1))) - 1,  # size_decade, inlined
+                decade,
                 strategy,
                 backend,
                 peer,
@@ -191,12 +216,29 @@ def packed_rows(packed: Sequence[PackedRecord], ids: Sequence[str]) -> list[tupl
                 ended,
                 outcome,
                 len(codes),
-                # encode_guesses, inlined: one f-string a guess is the
-                # cheapest form measured.
-                " ".join([f"{v}{by_code[c]}" for v, c in zip(guesses, codes, strict=True)]),
+                text,
             )
         )
     return rows
+
+
+def _guesses_text(values: bytes, codes: bytes) -> str:
+    """:func:`encode_guesses` of packed guesses."""
+    guesses = array("q")
+    guesses.frombytes(values)
+    if len(guesses) != len(codes):
+        raise ValueError("one decision code per guess")
+    by_code = _MARK_BY_CODE
+    # One f-string a guess is the cheapest form measured.
+    return " ".join([f"{v}{by_code[c]}" for v, c in zip(guesses, codes, strict=True)])
+
+
+#: The guesses' text of games seen before, by their packed guesses, and the
+#: size bucket of ranges seen before, by upper - lower: a writer process's
+#: own, cleared when full (a few hundred kilobytes at most).
+_TEXTS: dict[bytes, str] = {}
+_DECADES: dict[int, int] = {}
+_CACHE_SIZE = 4096
 
 
 def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[Any, ...]]:
