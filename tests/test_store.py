@@ -538,6 +538,18 @@ def test_rows_of_games_seen_before_are_the_rows_of_those_games() -> None:
     many = [make_record(lower=0, upper=i, guesses=((i, None),)) for i in range(5000)]
     rows.game_rows(many, rows.game_ids(many))
     assert len(rows._TEXTS) <= rows._CACHE_SIZE and len(rows._DECADES) <= rows._CACHE_SIZE
+    # Long games are written out each time, never remembered: a client
+    # playing games at the cap cannot fill the cache with megabytes.
+    rows._TEXTS.clear()
+    long_games = [
+        make_record(guesses=tuple((g + i, Decision.COLDER) for g in range(1000))) for i in range(3)
+    ]
+    texts = [row[-1] for row in rows.game_rows(long_games, rows.game_ids(long_games))]
+    assert texts[1].startswith("1- 2- ") and texts[1].endswith(" 1000-")
+    assert rows._TEXTS == {}
+    short = make_record(guesses=tuple((g, Decision.COLDER) for g in range(rows._CACHE_GUESSES)))
+    rows.game_rows([short], rows.game_ids([short]))
+    assert len(rows._TEXTS) == 1
 
 
 def test_a_version_3_database_keeps_its_games_and_its_outcome_check(tmp_path: Path) -> None:

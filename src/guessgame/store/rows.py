@@ -189,13 +189,16 @@ def packed_rows(packed: Sequence[PackedRecord], ids: Sequence[str]) -> list[tupl
     ):
         # A game played before (the smart guesser plays a range the same way
         # for the same secret) has its guesses' text made already.
-        key = values + codes
-        text = texts.get(key)
-        if text is None:
+        if len(codes) <= _CACHE_GUESSES:
+            key = values + codes
+            text = texts.get(key)
+            if text is None:
+                text = _guesses_text(values, codes)
+                if len(texts) >= _CACHE_SIZE:
+                    texts.clear()
+                texts[key] = text
+        else:
             text = _guesses_text(values, codes)
-            if len(texts) >= _CACHE_SIZE:
-                texts.clear()
-            texts[key] = text
         span = upper - lower
         decade = decades.get(span)
         if decade is None:
@@ -233,12 +236,17 @@ def _guesses_text(values: bytes, codes: bytes) -> str:
     return " ".join([f"{v}{by_code[c]}" for v, c in zip(guesses, codes, strict=True)])
 
 
-#: The guesses' text of games seen before, by their packed guesses, and the
-#: size bucket of ranges seen before, by upper - lower: a writer process's
-#: own, cleared when full (a few hundred kilobytes at most).
+#: The guesses' text of games seen before, by their packed guesses (games of
+#: at most :data:`_CACHE_GUESSES` guesses only: a key and its text take
+#: about 1.1 KB at most, so 5 MB for the whole cache, whatever the clients
+#: play), and the size bucket of ranges seen before, by upper - lower: a
+#: writer process's own, cleared when full.
 _TEXTS: dict[bytes, str] = {}
 _DECADES: dict[int, int] = {}
 _CACHE_SIZE = 4096
+#: Longest game whose text is remembered (a smart game of 1..100 takes at
+#: most 9 guesses, of 1..10^6 at most 22).
+_CACHE_GUESSES = 32
 
 
 def game_rows(records: Sequence[GameRecord], ids: Sequence[str]) -> list[tuple[Any, ...]]:
