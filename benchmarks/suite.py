@@ -159,7 +159,8 @@ def rss_mib(pid: int) -> float | None:
 
 
 class PeakRss:
-    """Samples a process's VmRSS in a thread; ``peak`` is the largest seen."""
+    """Samples, in a thread, the VmRSS of a process and of the processes
+    under it, summed; ``peak`` is the largest seen."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
