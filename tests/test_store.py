@@ -214,6 +214,55 @@ def test_the_queue_is_bounded_in_bytes_too(writer: str, tmp_path: Path) -> None:
     assert all(r.guesses == big for r in stored if r.upper == 1000)
 
 
+def test_a_transaction_is_bounded_in_records_and_in_bytes() -> None:
+    """What the writer hands on at once (and the writer process holds, with
+    its rows) is bounded however long the games are."""
+    from guessgame.store.rows import pack_record
+    from guessgame.store.writer import (
+        GUESS_BYTES,
+        MAX_TRANSACTION,
+        MAX_TRANSACTION_BYTES,
+        transactions,
+    )
+
+    def size(batch: list) -> int:
+        return sum(RECORD_OVERHEAD + GUESS_BYTES * len(p[9]) for p in batch)
+
+    small = [pack_record(make_record(lower=i, upper=i + 9)) for i in range(10_000)]
+    cut = list(transactions(small, size(small)))
+    assert [len(b) for b in cut] == [MAX_TRANSACTION, MAX_TRANSACTION, 2000]
+    assert [p for b in cut for p in b] == small
+    long_guesses = Guesses.of([(g, Decision.COLDER) for g in range(1000)])
+    long_games = [
+        pack_record(make_record(lower=-i, upper=1000, guesses=long_guesses)) for i in range(1000)
+    ]
+    cut = list(transactions(long_games, size(long_games)))
+    assert all(size(b) <= MAX_TRANSACTION_BYTES for b in cut)
+    assert len(cut) == -(-size(long_games) // MAX_TRANSACTION_BYTES)
+    assert [p for b in cut for p in b] == long_games
+    # Past the byte bound, the count bound still holds; a record over the
+    # byte bound alone goes alone.
+    mixed = small[:5000] + long_games[:1] + small[5000:]
+    assert all(len(b) <= MAX_TRANSACTION for b in transactions(mixed, MAX_TRANSACTION_BYTES + 1))
+    huge = (*long_games[0][:8], b"\0" * 8 * 500_000, b"\1" * 500_000)
+    cut = list(transactions([small[0], huge, small[1]], MAX_TRANSACTION_BYTES + 1))
+    assert cut == [[small[0]], [huge], [small[1]]]
+
+
+def test_long_games_are_all_written_in_bounded_transactions(tmp_path: Path) -> None:
+    db = tmp_path / "games.sqlite3"
+    long_guesses = Guesses.of([(g, Decision.COLDER) for g in range(1000)])
+    store = SqliteStore(db)
+    try:
+        for i in range(1200):  # 11 MB as the queue counts it: several transactions
+            store.record(make_record(lower=-i, upper=1000, guesses=long_guesses))
+        assert store.flush(TIMEOUT)
+    finally:
+        store.close()
+    assert (store.written, store.dropped, store.lost) == (1200, 0, 0)
+    assert count_games(db) == 1200
+
+
 # -- both backends ----------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..records import GameRecord
@@ -45,6 +45,7 @@ __all__ = [
     "MAX_PENDING",
     "MAX_PENDING_BYTES",
     "MAX_TRANSACTION",
+    "MAX_TRANSACTION_BYTES",
     "WAKE_EVERY",
     "WARN_INTERVAL",
     "WRITERS",
@@ -70,6 +71,11 @@ WAKE_EVERY = 4000
 #: Most records written in one transaction, which bounds how long other
 #: servers on the same database wait for its locks.
 MAX_TRANSACTION = 4000
+#: Most memory the records of one transaction may hold (counted as the
+#: queue counts it): what the writer process holds at once, with their rows.
+#: Typical games fill :data:`MAX_TRANSACTION` first (about 2.4 MB); games
+#: of 1000 guesses go about 400 a transaction.
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 #: Most records waiting for the writer: several seconds of a busy server's
 #: games, enough to ride out another process's long lock or a database restart.
 MAX_PENDING = 50_000
@@ -183,6 +189,30 @@ def attempt_insert(engine: Engine, rows: list[Row]) -> None:
         engine.insert(rows)
     except Exception as exc:
         raise BatchFailed(engine.retryable(exc), _one_line(exc), repr(exc)) from None
+
+
+def transactions(taken: list[PackedRecord], size: int) -> Iterator[list[PackedRecord]]:
+    """``taken`` (records holding ``size`` bytes as the queue counts them)
+    cut into transactions of at most :data:`MAX_TRANSACTION` records and
+    :data:`MAX_TRANSACTION_BYTES` bytes, in order. A record larger than
+    the bound goes alone."""
+    if size <= MAX_TRANSACTION_BYTES:
+        # The usual case: cut by count alone, no Python loop over the
+        # records on the writer thread (the GIL is the event loop's to want).
+        for start in range(0, len(taken), MAX_TRANSACTION):
+            yield taken[start : start + MAX_TRANSACTION]
+        return
+    batch: list[PackedRecord] = []
+    held = 0
+    for packed in taken:
+        record_size = RECORD_OVERHEAD + GUESS_BYTES * len(packed[9])
+        if batch and (len(batch) >= MAX_TRANSACTION or held + record_size > MAX_TRANSACTION_BYTES):
+            yield batch
+            batch, held = [], 0
+        batch.append(packed)
+        held += record_size
+    if batch:
+        yield batch
 
 
 class LocalSink(Sink):
@@ -434,8 +464,8 @@ class BatchWriter:
                     if not taken:
                         break
                     self._pending, self._queued_bytes = [], 0
-                for start in range(0, len(taken), MAX_TRANSACTION):
-                    self._write(taken[start : start + MAX_TRANSACTION])
+                for batch in transactions(taken, size):
+                    self._write(batch)
                 with self._lock:
                     self._bytes -= size
             if flush_seen != self._flush_done:
