@@ -35,8 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
+from absent import absent
 from guessgame import Client, ClientError, Judge
 
 __all__ = [
@@ -78,7 +77,7 @@ def require_haproxy() -> str:
     """The haproxy binary; skips the test, saying why, without one."""
     binary = find_haproxy()
     if binary is None:
-        pytest.skip("haproxy not found (install the 'haproxy' package to run the fleet tests)")
+        absent("haproxy not found (install the 'haproxy' package to run the fleet tests)")
     return binary
 
 

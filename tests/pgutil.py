@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from absent import absent
+
 __all__ = ["PgCluster", "find_pg_bin", "postgres", "start_postgres"]
 
 #: Seconds pg_ctl waits for the server to start or stop.
@@ -140,7 +142,7 @@ def start_postgres(tmp_path: Path) -> PgCluster:
     pytest.importorskip("psycopg", reason="psycopg is not installed (guessgame[postgres])")
     bindir = find_pg_bin()
     if bindir is None:
-        pytest.skip(
+        absent(
             "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb); "
             "install the 'postgresql' package to run these tests"
         )
@@ -150,9 +152,9 @@ def start_postgres(tmp_path: Path) -> PgCluster:
         try:
             account = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
+            absent("running as root and there is no 'postgres' user to run PostgreSQL as")
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser to run PostgreSQL as 'postgres'")
+            absent("running as root without runuser to run PostgreSQL as 'postgres'")
         run_as = "postgres"
         # tmp_path's parents are private to root; the cluster needs a
         # directory its user can reach.

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import browser
+from absent import absent
 from conftest import RunningServer, _release, start_server
 from guessgame.judge import Judge
 from guessgame.protocol import INT64_MAX, INT64_MIN, Decision, Lang
@@ -21,7 +22,14 @@ from guessgame.server_web import WEB_BACKEND
 from guessgame.strategies import SmartStrategy
 
 _why = browser.missing()
-pytestmark = pytest.mark.skipif(_why is not None, reason=_why or "")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_chromium() -> None:
+    # Autouse and module-scoped: before the module's other fixtures start a browser.
+    if _why is not None:
+        absent(_why)
+
 
 SECRETS = [(1, 100, 42), (1, 100, 1), (1, 100, 100), (-50, 50, -7), (1, 1, 1), (10, 15, 12)]
 

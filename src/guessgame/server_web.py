@@ -231,7 +231,9 @@ class WebListener:
                 if handled % TURN_LINES == 0:
                     await asyncio.sleep(0)  # the other connections' turn
         except ConnectionClosed:
-            pass  # the peer went away: its game is abandoned, as on TCP EOF
+            # Caught before Exception (it is one): the peer went away, and
+            # its game is abandoned, as on TCP EOF.
+            outcome = Outcome.ABANDONED
         except Exception as exc:  # a bug must cost one connection, not the server
             hub.failed(conn_id, conn, f"internal error: {exc!r}")
             outcome = Outcome.ERROR

@@ -30,6 +30,7 @@ detail, counters)`` for every ``batch`` and ``again``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import marshal
@@ -227,10 +228,9 @@ class ProcessSink(Sink):
 
     def drop(self) -> None:
         if self._batch is not None and self._shipped and self._proc is not None:
-            try:
+            # A process gone holds nothing any more: nothing to tell it.
+            with contextlib.suppress(OSError):
                 write_frame(self._stdin, ("drop",))
-            except OSError:
-                pass  # gone: it holds nothing any more
         self._batch = None
 
     def close(self) -> None:
@@ -278,10 +278,9 @@ class _Forward(logging.Handler):
         self.fd = fd
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        # The server gone, nobody is left to log for.
+        with contextlib.suppress(OSError):
             write_frame(self.fd, ("log", record.levelno, record.getMessage()))
-        except OSError:
-            pass  # the server is gone
 
 
 def _die_with_parent(parent: int) -> None:
@@ -310,10 +309,9 @@ def child_main() -> int:
         return 0
     kind, options, parent = spec
     _die_with_parent(parent)
-    try:
+    # Where niceness cannot be set, the writer competes as an equal.
+    with contextlib.suppress(AttributeError, OSError):
         os.nice(WRITER_NICE)
-    except (AttributeError, OSError):
-        pass  # no niceness here: the writer competes as an equal
     store_log = logging.getLogger("guessgame")
     store_log.addHandler(_Forward(out))
     store_log.setLevel(logging.INFO)
