@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import random
 import re
@@ -423,6 +424,32 @@ def good_clients(
         if p99_ms is not None and latencies:
             p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
             row.check(p99 < p99_ms, f"good clients' NUMBER p99 {p99:.1f} ms (bound {p99_ms:g})")
+
+
+def run_scenario(
+    row: Row,
+    server: Server,
+    attack: Callable[[], None],
+    players: int,
+    p99_ms: float | None = None,
+) -> None:
+    """One scenario into its row, beside ``players`` good clients (none:
+    alone): a scenario that raises fails its row, not the run; then the
+    server must still be alive and its log clean."""
+    started = time.monotonic()
+    try:
+        beside = (
+            good_clients(row, server.address, players, p99_ms)
+            if players
+            else contextlib.nullcontext()
+        )
+        with beside:
+            attack()
+    except Exception as exc:  # a scenario that breaks is a failure, not a crash
+        row.check(False, f"scenario raised {exc!r}")
+    row.seconds = time.monotonic() - started
+    row.check(server.alive(), "server alive")
+    check_log(row, server)
 
 
 def _ms(sorted_values: list[float], q: float) -> str:
@@ -844,18 +871,8 @@ def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
         try:
             for name, tried, attack, p99_ms, players in scenarios:
                 row = Row(name, backend, tried)
-                started = time.monotonic()
-                try:
-                    if players:
-                        with good_clients(row, server.address, size.good_clients, p99_ms):
-                            attack(row, server)
-                    else:
-                        attack(row, server)
-                except Exception as exc:  # a scenario that breaks is a failure, not a crash
-                    row.check(False, f"scenario raised {exc!r}")
-                row.seconds = time.monotonic() - started
-                row.check(server.alive(), "server alive")
-                check_log(row, server)
+                clients = size.good_clients if players else 0
+                run_scenario(row, server, functools.partial(attack, row, server), clients, p99_ms)
                 rows.append(row)
         finally:
             rc = server.stop()
@@ -920,15 +937,7 @@ def run_hostile(backend: str, size: Size, workdir: Path) -> list[Row]:
     try:
         for name, tried, attack in scenarios:
             row = Row(name, backend, tried)
-            started = time.monotonic()
-            try:
-                with good_clients(row, server.address, size.good_clients):
-                    attack(row)
-            except Exception as exc:  # a scenario that breaks is a failure, not a crash
-                row.check(False, f"scenario raised {exc!r}")
-            row.seconds = time.monotonic() - started
-            row.check(server.alive(), "server alive")
-            check_log(row, server)
+            run_scenario(row, server, functools.partial(attack, row), size.good_clients)
             rows.append(row)
             if not server.alive():
                 break
