@@ -142,3 +142,77 @@ def test_the_writer_process_does_not_outlive_its_server(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
+
+
+def _wait_taken(store: SqliteStore) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while store.pending:
+        assert time.monotonic() < deadline, "the writer took nothing"
+        time.sleep(0.02)
+
+
+def test_a_writer_process_killed_with_a_batch_in_hand_loses_nothing(tmp_path: Path) -> None:
+    """The process dies while the batch it was sent waits for the database's
+    lock: the next process is sent the whole batch again."""
+    db = tmp_path / "games.sqlite3"
+    store = SqliteStore(db, busy_timeout=0.05)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    locked = True
+    try:
+        for i in range(10):
+            store.record(make_record(lower=i, upper=i + 9))
+        _wait_taken(store)
+        time.sleep(0.2)  # attempts under the lock, refused and retried
+        first = store.writer_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        _wait_gone(first)
+        blocker.execute("ROLLBACK")
+        locked = False
+        assert store.flush(TIMEOUT)
+    finally:
+        if locked:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+        store.close()
+    assert (store.written, store.lost, store.dropped) == (10, 0, 0)
+    assert sorted(g.lower for g in stored_games(db)) == list(range(10))
+
+
+def test_a_writer_process_that_cannot_start_again_is_retried_until_it_can(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process dies while another holds the database's lock, so the next
+    one cannot open the database: the writer keeps the batch and tries again
+    until it can, and games recorded meanwhile wait."""
+    db = tmp_path / "games.sqlite3"
+    caplog.set_level(logging.INFO, logger="guessgame.store")
+    store = SqliteStore(db, busy_timeout=0.05)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    locked = False
+    try:
+        first = store.writer_pid
+        assert first is not None
+        blocker.execute("BEGIN EXCLUSIVE")
+        locked = True
+        os.kill(first, signal.SIGKILL)
+        _wait_gone(first)
+        for i in range(20):
+            store.record(make_record(lower=i, upper=i + 9))
+        deadline = time.monotonic() + TIMEOUT
+        while not any("writer process" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no attempt while the database was locked"
+            time.sleep(0.02)
+        time.sleep(0.3)  # more attempts, each failing to open the database
+        blocker.execute("ROLLBACK")
+        locked = False
+        assert store.flush(TIMEOUT)
+        assert store.writer_pid not in (None, first)
+    finally:
+        if locked:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+        store.close()
+    assert (store.written, store.lost, store.dropped) == (20, 0, 0)
+    assert count_games(db) == 20

@@ -3,10 +3,11 @@
 Building a game's row (its id, its guesses as text) and binding it to an
 INSERT is Python work, some 10 µs a game; on the writer thread of the
 server's own process it holds the GIL, which the event loop then waits
-for. :class:`ProcessSink` hands each batch instead, packed into plain
-values (:func:`~.rows.pack_records`, about 1 µs a game), through a pipe
-to a process of its own, which builds the rows, inserts them with an
-:class:`~.writer.Engine`, and answers how it went. Everything else stays
+for. :class:`ProcessSink` hands each batch instead, its records packed
+into plain values by :meth:`~.writer.BatchWriter.record`
+(:func:`~.rows.pack_record`), through a pipe to a process of its own,
+which builds the rows, inserts them with an :class:`~.writer.Engine`, and
+answers how it went. Everything else stays
 in the server: the bounded queue, retries and give-up, counting, logging
 (the process forwards its log lines).
 
@@ -21,11 +22,12 @@ server is gone.
 
 Frames, both ways: a 4-byte little-endian length, then a :mod:`marshal`
 payload (both ends are the same Python). To the process: the engine's
-spec first, then ``("batch", seed, packed)``, ``("again",)`` (retry the
-batch in hand) and ``("drop",)``. From it: ``("ready",)`` or
-``("error", message)`` once the engine opened, ``("log", level, message)``
-at any time, and ``("ok", counters)`` or ``("failed", retryable, line,
-detail, counters)`` for every ``batch`` and ``again``.
+spec first, then ``("batch", seed, packed)`` for every attempt at a batch
+(a retry sends the same frame again: the process keeps nothing between
+attempts). From it: ``("ready",)`` or ``("error", message)`` once the
+engine opened, ``("log", level, message)`` at any time, and ``("ok",
+counters)`` or ``("failed", retryable, line, detail, counters)`` for
+every ``batch``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import Any
 
 from . import StoreError
 from .rows import PackedRecord
-from .writer import BatchFailed, Engine, EngineSpec, Row, Sink, attempt_insert, build_rows
+from .writer import BatchFailed, Engine, EngineSpec, Sink, attempt_insert, build_rows
 
 __all__ = ["ProcessSink", "child_main", "engine_from_spec"]
 
@@ -97,11 +99,20 @@ def engine_from_spec(spec: EngineSpec) -> Engine:
 # -- frames ---------------------------------------------------------------------
 
 
-def write_frame(fd: int, message: Any) -> None:
+def frame(message: Any) -> bytes:
+    """``message`` as a frame; ValueError if :mod:`marshal` cannot encode it."""
     payload = marshal.dumps(message)
-    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def write_frame(fd: int, message: Any) -> None:
+    write_all(fd, frame(message))
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -134,17 +145,21 @@ class ProcessSink(Sink):
     """Commits batches through a writer process (see the module's text).
 
     Opening starts the process and waits until it opened its engine;
-    :class:`StoreError` if it could not. A process that dies is started
-    again for the next attempt, and the batch in hand is sent again, with
-    the same seed and so the same ids.
+    :class:`StoreError` if it could not. Every attempt sends the whole batch
+    (the same frame, so the same seed and the same ids) and waits for the
+    answer. A process that dies, or answers what is not a frame, is killed
+    and started again for the next attempt.
     """
 
     def __init__(self, spec: EngineSpec) -> None:
         self._spec = spec
+        #: The engine's counts: those of processes that ended, summed, and
+        #: the running one's as of its last answer.
+        self._ended: dict[str, int] = {}
         self._counters: dict[str, int] = {}
         self._proc: subprocess.Popen[bytes] | None = None
-        self._batch: tuple[bytes, list[PackedRecord]] | None = None
-        self._shipped = False
+        #: The batch in hand, as the frame every attempt sends.
+        self._frame: bytes | None = None
         self._open()
 
     def _open(self) -> None:
@@ -155,99 +170,83 @@ class ProcessSink(Sink):
         except OSError as exc:
             raise StoreError(f"cannot start the store's writer process: {exc}") from None
         self._proc = proc
-        try:
-            # The spec travels through the pipe: a URL's password must not
-            # show in the process list.
-            write_frame(self._stdin, (self._spec[0], self._spec[1], os.getpid()))
-            reply = self._reply()
-        except OSError:
-            reply = None
+        # The spec travels through the pipe: a URL's password must not show
+        # in the process list.
+        reply = self._ask(frame((self._spec[0], self._spec[1], os.getpid())))
         if reply is None or reply[0] != "ready":
-            self._stop(kill=True)
+            status = self._stop(kill=True)
             if reply is None:
-                raise StoreError(f"the store's writer process exited ({self._status()})")
+                raise StoreError(f"the store's writer process exited ({status})")
             raise StoreError(str(reply[1]))
 
-    @property
-    def _stdin(self) -> int:
-        assert self._proc is not None and self._proc.stdin is not None
-        return self._proc.stdin.fileno()
-
-    def _reply(self) -> Any:
-        """The process's answer, its log lines logged on the way; None if it
-        is gone."""
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
-        while True:
-            message = read_frame(fd)
-            if message is None or message[0] != "log":
-                return message
-            log.log(message[1], "%s", message[2])
-
-    def _status(self) -> str:
-        code = self._proc.poll() if self._proc is not None else None
-        if code is None:
-            return "still running"
-        return f"killed by signal {-code}" if code < 0 else f"status {code}"
+    def _ask(self, request: bytes) -> Any:
+        """Send ``request``, return the process's answer (its log lines
+        logged on the way); None if the process is gone or answered what is
+        not a frame."""
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        try:
+            write_all(proc.stdin.fileno(), request)
+            while True:
+                message = read_frame(proc.stdout.fileno())
+                if message is None or message[0] != "log":
+                    return message
+                log.log(message[1], "%s", message[2])
+        except (OSError, ValueError, EOFError, TypeError, IndexError):
+            return None
 
     def send(self, packed: list[PackedRecord], seed: bytes) -> None:
-        self._batch = (seed, packed)
-        self._shipped = False
+        self._frame = None
+        try:
+            self._frame = frame(("batch", seed, packed))
+        except ValueError as exc:  # a value marshal cannot carry: a malformed record
+            raise BatchFailed(False, f"a record that cannot be stored: {exc}", repr(exc)) from None
 
     def attempt(self) -> None:
-        assert self._batch is not None, "no batch in hand"
+        request = self._frame
+        assert request is not None, "no batch in hand"
         if self._proc is None:
             try:
                 self._open()
             except StoreError as exc:
                 raise BatchFailed(True, str(exc), str(exc)) from None
-        try:
-            if self._shipped:
-                write_frame(self._stdin, ("again",))
-            else:
-                seed, packed = self._batch
-                write_frame(self._stdin, ("batch", seed, packed))
-                self._shipped = True
-            reply = self._reply()
-        except OSError:
-            reply = None
+        reply = self._ask(request)
         if reply is None:
-            self._stop(kill=True)
-            line = f"the store's writer process exited ({self._status()}); starting another"
+            status = self._stop(kill=True)
+            line = f"the store's writer process exited ({status}); starting another"
             log.error("%s", line)
-            self._proc = None
             raise BatchFailed(True, line, line)
         if reply[0] == "ok":
             self._counters = reply[1]
-            self._batch = None
+            self._frame = None
             return
         _, retryable, line, detail, self._counters = reply
         if not retryable:
-            self._batch = None
+            self._frame = None
         raise BatchFailed(retryable, line, detail)
 
     def drop(self) -> None:
-        if self._batch is not None and self._shipped and self._proc is not None:
-            # A process gone holds nothing any more: nothing to tell it.
-            with contextlib.suppress(OSError):
-                write_frame(self._stdin, ("drop",))
-        self._batch = None
+        self._frame = None
 
     def close(self) -> None:
         self._stop(kill=False)
 
-    def _stop(self, *, kill: bool) -> None:
+    def _stop(self, *, kill: bool) -> str:
+        """End the process (closing its input lets it release and exit), and
+        say how it ended."""
         proc = self._proc
         if proc is None:
-            return
+            return "not running"
+        self._proc = None
+        for name, count in self._counters.items():
+            self._ended[name] = self._ended.get(name, 0) + count
+        self._counters = {}
         if kill:
             proc.kill()
         else:
             assert proc.stdin is not None
-            try:
-                proc.stdin.close()  # the end of its input: it releases and exits
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         try:
             proc.wait(EXIT_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -257,9 +256,14 @@ class ProcessSink(Sink):
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 pipe.close()
+        code = proc.returncode
+        return f"killed by signal {-code}" if code < 0 else f"status {code}"
 
     def counters(self) -> dict[str, int]:
-        return self._counters
+        totals = dict(self._ended)
+        for name, count in self._counters.items():
+            totals[name] = totals.get(name, 0) + count
+        return totals
 
     @property
     def pid(self) -> int | None:
@@ -335,22 +339,11 @@ def child_main() -> int:
 
 
 def _serve(engine: Engine, inp: int, out: int) -> None:
-    rows: list[Row] | None = None
     while (message := read_frame(inp)) is not None:
-        kind = message[0]
-        if kind == "drop":
-            rows = None
-            continue
+        _, seed, packed = message  # ("batch", seed, packed): nothing else is sent
         try:
-            if kind == "batch":
-                rows = None
-                rows = build_rows(message[2], message[1])
-            if rows is None:
-                raise BatchFailed(False, "no batch in hand", "no batch in hand")
-            attempt_insert(engine, rows)
+            attempt_insert(engine, build_rows(packed, seed))
         except BatchFailed as failure:
-            if not failure.retryable:
-                rows = None
             reply: tuple[Any, ...] = (
                 "failed",
                 failure.retryable,
@@ -359,6 +352,5 @@ def _serve(engine: Engine, inp: int, out: int) -> None:
                 engine.counters(),
             )
         else:
-            rows = None
             reply = ("ok", engine.counters())
         write_frame(out, reply)

@@ -272,6 +272,9 @@ class BatchWriter:
         self._pending: list[PackedRecord] = []
         #: Set to 0 by close(), which sends every later record() to _drop().
         self._capacity = max_pending
+        #: Records not committed yet (queued, or in the writer's hands),
+        #: which ``_capacity`` bounds.
+        self._held = 0
         #: What the records not yet committed hold (queued, or in the
         #: writer's hands), and its bound; what the queued ones hold.
         self._bytes = 0
@@ -355,11 +358,12 @@ class BatchWriter:
         # Threads of the threaded backend record at once.
         with self._lock:
             pending = self._pending
-            if len(pending) >= self._capacity or self._bytes + size > self._max_bytes:
+            if self._held >= self._capacity or self._bytes + size > self._max_bytes:
                 full = True
             else:
                 full = False
                 pending.append(packed)
+                self._held += 1
                 self._bytes += size
                 self._queued_bytes += size
         if full:
@@ -465,8 +469,13 @@ class BatchWriter:
                         break
                     self._pending, self._queued_bytes = [], 0
                 for batch in transactions(taken, size):
-                    self._write(batch)
+                    try:
+                        self._write(batch)
+                    except Exception as exc:  # a bug must cost its batch, not the writer
+                        log.exception("the store's writer failed")
+                        self._refused(len(batch), repr(exc))
                 with self._lock:
+                    self._held -= len(taken)
                     self._bytes -= size
             if flush_seen != self._flush_done:
                 with self._flushed:
@@ -478,7 +487,7 @@ class BatchWriter:
 
     def _write(self, batch: list[PackedRecord]) -> None:
         """Commit one batch, retrying while the database refuses it for a
-        passing reason. The rows, ids included, are built once, so a retry
+        passing reason. Its ids come from one seed chosen here, so a retry
         after an unclear failure inserts the very same games."""
         sink = self._sink
         assert sink is not None
