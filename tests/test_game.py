@@ -787,9 +787,12 @@ def test_a_message_that_is_not_one_line_of_text_changes_nothing(message: str | b
     h = Harness()
     h.line("PARAMS 1 5")
     guess = h.number()
+    lines = h.conn.lines
     reply = h.conn.receive_message(message)
     assert reply.startswith(b"ERROR bad-encoding ") and reply.count(b"\n") == 1
     assert not h.conn.closed
+    # A line received, as a line that is not UTF-8 on TCP: the peer is not idle.
+    assert h.conn.lines == lines + 1
     # The guess is still the pending one: a report is accepted, once.
     assert h.conn.receive_message("REPORT Correct") == b""
     assert h.conn.receive_message("NUMBER") == b"%d\n" % guess

@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import re
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -160,6 +162,33 @@ def test_error_table_as_tcp_answers_it(
             assert ws.ask("NUMBER") == tcp.ask("NUMBER")
         assert ws.ask("PARAMS 6 6", "NUMBER") == "6"
         assert ws.ask("REPORT Correct", "NUMBER") == "6"
+
+
+def test_a_peer_that_closes_abandons_its_game_and_one_that_resets_fails_it(
+    server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on TCP: a close (here a close frame) abandons the game; a reset is
+    an error, logged as one line with the connection's id."""
+    srv = server(web_port=0)
+    caplog.set_level(logging.WARNING, logger="guessgame.server")
+    with WebLines(web(srv)) as ws:
+        ws.send("PARAMS 1 9")
+        assert ws.ask("NUMBER").isdigit()
+    [closed] = srv.wait_for_records(1)
+    assert closed.outcome is Outcome.ABANDONED
+    with WebLines(web(srv)) as ws:
+        ws.send("PARAMS 1 9")
+        assert ws.ask("NUMBER").isdigit()
+        sock = ws.ws.socket
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # an RST, no close frame
+    reset = srv.wait_for_records(2)[1]
+    assert reset.outcome is Outcome.ERROR
+    deadline = time.monotonic() + IO_TIMEOUT
+    while not any("reset" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+        time.sleep(0.02)
+    assert re.search(r"conn \d+ \S+: .*reset", caplog.text)
 
 
 def test_binary_and_multiline_messages_change_nothing(server: Any) -> None:
@@ -395,6 +424,14 @@ def test_another_origin_is_refused(server: Any) -> None:
     srv = server(web_port=0)
     host, port = web(srv)
     assert get((host, port), "/", Origin="http://evil.example").status == 403
+    # Two Origin headers: which one counts is anyone's guess, so neither does.
+    conn = http.client.HTTPConnection(host, port, timeout=IO_TIMEOUT)
+    conn.putrequest("GET", "/")
+    conn.putheader("Origin", f"http://{host}:{port}")
+    conn.putheader("Origin", "http://evil.example")
+    conn.endheaders()
+    assert conn.getresponse().status == 400
+    conn.close()
     with pytest.raises(InvalidStatus) as refused:
         WebLines((host, port), origin="http://evil.example")  # type: ignore[arg-type]
     assert refused.value.response.status_code == 403

@@ -211,7 +211,7 @@ class ServerConnection:
                 except ProtocolError as exc:
                     return self._error(exc.code, exc.message)
         plannable = not self._buf and self._proxy is None
-        if plannable:
+        if plannable and len(data) <= _PLAN_BYTES:  # no hashing of longer reads
             plan = _PLANS.get(data)
             if plan is not None and plan[0] <= self._max_line:
                 return self._run_plan(plan[1])
@@ -356,6 +356,7 @@ class ServerConnection:
             why = "a message is one line: it must not contain a newline"
         else:
             why = "binary messages are not served: send each line as a text message"
+        self.lines += 1  # a line received, as a line that is not UTF-8 on TCP
         return self._error(ErrorCode.BAD_ENCODING, why)
 
     def receive_eof(self) -> None:

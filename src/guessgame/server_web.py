@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, serve
 from websockets.asyncio.server import ServerConnection as WebSocket
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
@@ -45,7 +45,7 @@ from websockets.http11 import Request, Response
 from .game import TURN_LINES, GameConfig, ServerConnection
 from .loops import loop_factory
 from .records import Outcome
-from .server import MAX_HANDSHAKES, IdleWatch, Refused, ServerHub, log_idle
+from .server import MAX_HANDSHAKES, IdleWatch, Refused, ServerHub, describe_oserror, log_idle
 from .strategies import STRATEGIES
 
 __all__ = ["WEB_BACKEND", "WebListener", "WebThread", "static_files"]
@@ -178,8 +178,12 @@ class WebListener:
     def _http(self, ws: WebSocket, request: Request) -> Response | None:
         """The page's files, 403 for another origin, 404 elsewhere; None lets
         the upgrade of ``/ws`` go on."""
-        origin = request.headers.get("Origin")
-        if origin is not None and not _same_origin(origin, request.headers.get("Host")):
+        try:
+            origin = request.headers.get("Origin")
+            host = request.headers.get("Host")
+        except MultipleValuesError as exc:
+            return _response(http.HTTPStatus.BAD_REQUEST, f"more than one {exc} header\n".encode())
+        if origin is not None and not _same_origin(origin, host):
             return _response(http.HTTPStatus.FORBIDDEN, b"another origin is not served\n")
         url = urlsplit(request.path)
         if url.path == "/ws":
@@ -230,10 +234,14 @@ class WebListener:
                 handled += 1
                 if handled % TURN_LINES == 0:
                     await asyncio.sleep(0)  # the other connections' turn
-        except ConnectionClosed:
-            # Caught before Exception (it is one): the peer went away, and
-            # its game is abandoned, as on TCP EOF.
-            outcome = Outcome.ABANDONED
+        except ConnectionClosed as closed:
+            # Caught before Exception (it is one). A peer that closed, even
+            # without a close frame, abandons its game, as on TCP EOF; one
+            # whose connection broke (a reset) fails, as on TCP.
+            cause = closed.__cause__
+            if closed.rcvd is None and isinstance(cause, OSError):
+                hub.failed(conn_id, conn, describe_oserror(cause))
+                outcome = Outcome.ERROR
         except Exception as exc:  # a bug must cost one connection, not the server
             hub.failed(conn_id, conn, f"internal error: {exc!r}")
             outcome = Outcome.ERROR
