@@ -26,7 +26,7 @@ from guessgame.judge import Judge
 from guessgame.metrics import Metrics
 from guessgame.protocol import DEFAULT_MAX_LINE, Decision, Lang
 from guessgame.records import Outcome
-from guessgame.server import MAX_HANDSHAKES
+from guessgame.server import MAX_HANDSHAKES, MAX_LINGERING_REFUSALS
 from guessgame.server_web import CONTENT_SECURITY_POLICY, WEB_BACKEND
 from test_servers import ERROR_TABLE
 
@@ -283,6 +283,41 @@ def test_max_connections_is_shared_with_tcp(server: Any) -> None:
     ws.close()
 
 
+_UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_refused_connections_that_never_close_are_bounded(server: Any) -> None:
+    """A full server answers busy and waits for the peer's close frame, but
+    for at most MAX_LINGERING_REFUSALS connections at once, as TCP lingers:
+    past them a refused connection is dropped at once."""
+    srv = server(web_port=0, max_connections=1)
+    holder = LineSocket(srv.address)
+    assert holder.ask("NUMBER").startswith("ERROR no-game ")
+    refused: list[socket.socket] = []
+    busy = 0
+    try:
+        for _ in range(MAX_LINGERING_REFUSALS + 8):
+            sock = socket.create_connection(web(srv), timeout=IO_TIMEOUT)
+            refused.append(sock)  # never answers the close frame
+            sock.sendall(_UPGRADE)
+            seen = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in seen or (b"busy" not in seen and len(seen) < 4096):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            busy += b"ERROR busy" in seen
+        assert busy == MAX_LINGERING_REFUSALS
+    finally:
+        for sock in refused:
+            sock.close()
+        holder.close()
+
+
 def test_max_per_address_is_shared_with_tcp(server: Any) -> None:
     srv = server(web_port=0, max_per_address=1)
     with LineSocket(srv.address) as tcp:
@@ -319,31 +354,44 @@ def test_metrics_count_web_games(server: Any) -> None:
 
 def test_a_flood_of_messages_does_not_starve_a_player(server: Any) -> None:
     """One connection sends lines as fast as it can and never reads; another
-    plays meanwhile, each round trip in milliseconds."""
+    plays meanwhile, each round trip in milliseconds; the flooder stops
+    being read once its unread replies fill the buffers."""
     srv = server(web_port=0, strategy="random")
-    flood = socket.create_connection(web(srv), timeout=IO_TIMEOUT)
-    flood.sendall(
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
+    flood = socket.socket()
+    # Small buffers of its own: what it sent but the server did not take
+    # stays countable, and the replies it leaves unread fill up soon.
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    flood.settimeout(IO_TIMEOUT)
+    flood.connect(web(srv))
+    flood.sendall(_UPGRADE)
     assert flood.recv(4096).startswith(b"HTTP/1.1 101")
     frame = bytes([0x81, 0x80 | 6]) + b"\0\0\0\0" + b"NUMBER"  # masked with zeros
     burst = (bytes([0x81, 0x80 | 12]) + b"\0\0\0\0" + b"PARAMS 1 1e9"[:12]) + frame * 2000
     flood.settimeout(0.2)
     slowest = 0.0
     sent = 0
+    stalled = 0
     with WebLines(web(srv)) as player:
-        for _ in range(30):
-            with contextlib.suppress(TimeoutError):  # the server stopped reading it
+        for _ in range(200):
+            try:
                 sent += flood.send(burst)
+                stalled = 0
+            except TimeoutError:  # the server stopped reading it
+                stalled += 1
             start = time.monotonic()
             assert player.ask("PARAMS 7 7", "NUMBER") == "7"
             player.send("REPORT Correct")
             slowest = max(slowest, time.monotonic() - start)
+            if stalled == 3:
+                break
     flood.close()
     assert slowest < 0.5, slowest
-    # It was served in turns, and stopped being read once it stopped reading.
-    assert sent < 8 * 2**20
+    # It was served in turns, and stopped being read once it stopped reading:
+    # its unread replies (about 6 bytes of ERROR for every byte it sends)
+    # fill the library's write buffer (16 KB), then the kernel's both ways.
+    assert stalled == 3, f"still read after {sent:,} bytes"
+    assert sent < 512 * 1024, sent
 
 
 def test_connections_that_never_finish_the_handshake_are_bounded(server: Any) -> None:

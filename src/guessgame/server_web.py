@@ -45,7 +45,15 @@ from websockets.http11 import Request, Response
 from .game import TURN_LINES, GameConfig, ServerConnection
 from .loops import loop_factory
 from .records import Outcome
-from .server import MAX_HANDSHAKES, IdleWatch, Refused, ServerHub, describe_oserror, log_idle
+from .server import (
+    MAX_HANDSHAKES,
+    MAX_LINGERING_REFUSALS,
+    IdleWatch,
+    Refused,
+    ServerHub,
+    describe_oserror,
+    log_idle,
+)
 from .strategies import STRATEGIES
 
 __all__ = ["WEB_BACKEND", "WebListener", "WebThread", "static_files"]
@@ -129,6 +137,8 @@ class WebListener:
         #: Connections accepted and not yet handed to the handler (opening
         #: handshakes and requests for the page), at most MAX_HANDSHAKES.
         self._handshaking: set[WebSocket] = set()
+        #: Refused connections in their closing handshake.
+        self._refusing = 0
         self._idle: set[WebSocket] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
@@ -208,9 +218,19 @@ class WebListener:
         try:
             conn_id, conn = hub.open(ws.remote_address, config, stopping=self.draining)
         except Refused as refusal:
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(refusal.line.decode().rstrip("\n"))
-                await ws.close(CloseCode.TRY_AGAIN_LATER, "busy")
+            if self._refusing >= MAX_LINGERING_REFUSALS:
+                # A flood: keep descriptors for the connections served, as TCP does.
+                ws.transport.abort()
+                return
+            # The busy line and the close handshake, which waits for the
+            # peer's close frame (up to the close timeout).
+            self._refusing += 1
+            try:
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(refusal.line.decode().rstrip("\n"))
+                    await ws.close(CloseCode.TRY_AGAIN_LATER, "busy")
+            finally:
+                self._refusing -= 1
             return
         self._live[ws] = (conn_id, conn)
         metrics = hub.metrics
