@@ -26,7 +26,11 @@ from guessgame.judge import Judge
 from guessgame.metrics import Metrics
 from guessgame.protocol import DEFAULT_MAX_LINE, Decision, Lang
 from guessgame.records import Outcome
-from guessgame.server import MAX_HANDSHAKES, MAX_LINGERING_REFUSALS
+from guessgame.server import (
+    MAX_HANDSHAKES,
+    MAX_HANDSHAKES_PER_ADDRESS,
+    MAX_LINGERING_REFUSALS,
+)
 from guessgame.server_web import CONTENT_SECURITY_POLICY, WEB_BACKEND
 from test_servers import ERROR_TABLE
 
@@ -394,30 +398,51 @@ def test_a_flood_of_messages_does_not_starve_a_player(server: Any) -> None:
     assert sent < 512 * 1024, sent
 
 
-def test_connections_that_never_finish_the_handshake_are_bounded(server: Any) -> None:
-    """At most MAX_HANDSHAKES connections may sit in their opening handshake;
-    one more is closed at once, and the port serves again once they go."""
-    srv = server(web_port=0)
-    stalled = [
-        socket.create_connection(web(srv), timeout=IO_TIMEOUT) for _ in range(MAX_HANDSHAKES - 1)
-    ]
+def _connect_from(host: str, address: tuple[str, int]) -> socket.socket:
+    """A TCP connection to ``address`` from the loopback address ``host``."""
+    sock = socket.socket()
+    sock.settimeout(IO_TIMEOUT)
+    sock.bind((host, 0))
+    sock.connect(address)
+    return sock
+
+
+def _closed_at_once(sock: socket.socket) -> bool:
+    sock.settimeout(0.5)
     try:
-        with WebLines(web(srv)) as ws:  # accepted after the stalled ones: room for one
-            assert ws.ask("PARAMS 3 3", "NUMBER") == "3"
-        stalled.append(socket.create_connection(web(srv), timeout=IO_TIMEOUT))
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        sock.close()
+
+
+def test_connections_that_never_finish_the_handshake_are_bounded(server: Any) -> None:
+    """At most MAX_HANDSHAKES connections may sit in their opening handshake,
+    MAX_HANDSHAKES_PER_ADDRESS from one client address; one more is closed at
+    once, other addresses are still served, and the port serves again once
+    they go."""
+    srv = server(web_port=0)
+    address = web(srv)
+    stalled = [_connect_from("127.0.0.2", address) for _ in range(MAX_HANDSHAKES_PER_ADDRESS)]
+    try:
+        # One address at its bound: its next connection goes, others play.
         deadline = time.monotonic() + IO_TIMEOUT
-        while True:
-            extra = socket.create_connection(web(srv), timeout=IO_TIMEOUT)
-            extra.settimeout(0.5)
-            try:
-                closed = extra.recv(1) == b""
-            except ConnectionResetError:
-                closed = True
-            except TimeoutError:
-                closed = False
-            extra.close()
-            if closed:
-                break
+        while not _closed_at_once(_connect_from("127.0.0.2", address)):
+            assert time.monotonic() < deadline, "a connection over the address's bound was kept"
+        with WebLines(address) as ws:
+            assert ws.ask("PARAMS 3 3", "NUMBER") == "3"
+        # Every slot taken, from several addresses: anyone's next one goes.
+        hosts = [f"127.0.0.{i}" for i in range(3, 3 + MAX_HANDSHAKES // MAX_HANDSHAKES_PER_ADDRESS)]
+        stalled += [
+            _connect_from(host, address)
+            for host in hosts
+            for _ in range(MAX_HANDSHAKES_PER_ADDRESS)
+        ]
+        deadline = time.monotonic() + IO_TIMEOUT
+        while not _closed_at_once(_connect_from("127.0.0.1", address)):
             assert time.monotonic() < deadline, "a connection over the bound was kept"
     finally:
         for s in stalled:
@@ -425,7 +450,7 @@ def test_connections_that_never_finish_the_handshake_are_bounded(server: Any) ->
     deadline = time.monotonic() + IO_TIMEOUT
     while True:
         try:
-            with WebLines(web(srv)) as ws:
+            with WebLines(address) as ws:
                 assert ws.ask("PARAMS 4 4", "NUMBER") == "4"
             break
         except (WebSocketException, OSError):

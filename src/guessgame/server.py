@@ -28,6 +28,7 @@ from .transcript import server_line
 
 __all__ = [
     "MAX_HANDSHAKES",
+    "MAX_HANDSHAKES_PER_ADDRESS",
     "Backend",
     "Refused",
     "ServerConfig",
@@ -59,6 +60,9 @@ MAX_LINGERING_REFUSALS = 32
 #: neither memory nor the reserve of descriptors (each may take up to the
 #: handshake timeout, 5 s).
 MAX_HANDSHAKES = 32
+#: Of those, most from one client address: one client cannot take them all
+#: (a browser opens the page, its files and two WebSockets at once).
+MAX_HANDSHAKES_PER_ADDRESS = 8
 
 
 def connection_limit(max_connections: int) -> int:

@@ -47,6 +47,7 @@ from .loops import loop_factory
 from .records import Outcome
 from .server import (
     MAX_HANDSHAKES,
+    MAX_HANDSHAKES_PER_ADDRESS,
     MAX_LINGERING_REFUSALS,
     IdleWatch,
     Refused,
@@ -135,8 +136,11 @@ class WebListener:
         }
         self._live: dict[WebSocket, tuple[int, ServerConnection]] = {}
         #: Connections accepted and not yet handed to the handler (opening
-        #: handshakes and requests for the page), at most MAX_HANDSHAKES.
-        self._handshaking: set[WebSocket] = set()
+        #: handshakes and requests for the page), at most MAX_HANDSHAKES,
+        #: with their client addresses.
+        self._handshaking: dict[WebSocket, str] = {}
+        #: How many of them come from each client address.
+        self._handshaking_from: dict[str, int] = {}
         #: Refused connections in their closing handshake.
         self._refusing = 0
         self._idle: set[WebSocket] = set()
@@ -165,23 +169,45 @@ class WebListener:
 
     def _connection_class(self) -> type[WebSocket]:
         """The library's connection, counted from accept to the handler:
-        over :data:`~guessgame.server.MAX_HANDSHAKES` at once, a new one is
-        closed at once (the limits of ``hub.open`` count it from then on)."""
-        handshaking = self._handshaking
+        over :data:`~guessgame.server.MAX_HANDSHAKES` at once, or
+        :data:`~guessgame.server.MAX_HANDSHAKES_PER_ADDRESS` from its
+        address, a new one is closed at once (the limits of ``hub.open``
+        count it from then on)."""
+        listener = self
 
         class Counted(WebSocket):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 super().connection_made(transport)
-                if len(handshaking) >= MAX_HANDSHAKES:
+                if not listener._handshake_begins(self):
                     self.transport.abort()
-                else:
-                    handshaking.add(self)
 
             def connection_lost(self, exc: Exception | None) -> None:
-                handshaking.discard(self)
+                listener._handshake_ends(self)
                 super().connection_lost(exc)
 
         return Counted
+
+    def _handshake_begins(self, ws: WebSocket) -> bool:
+        """Count ``ws`` as handshaking; False if there is no room for it."""
+        host = _host(ws)
+        by_address = self._handshaking_from
+        if (
+            len(self._handshaking) >= MAX_HANDSHAKES
+            or by_address.get(host, 0) >= MAX_HANDSHAKES_PER_ADDRESS
+        ):
+            return False
+        self._handshaking[ws] = host
+        by_address[host] = by_address.get(host, 0) + 1
+        return True
+
+    def _handshake_ends(self, ws: WebSocket) -> None:
+        host = self._handshaking.pop(ws, None)
+        if host is not None:
+            left = self._handshaking_from[host] - 1
+            if left:
+                self._handshaking_from[host] = left
+            else:
+                del self._handshaking_from[host]
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -211,7 +237,7 @@ class WebListener:
     # -- the game ------------------------------------------------------------
 
     async def _handler(self, ws: WebSocket) -> None:
-        self._handshaking.discard(ws)
+        self._handshake_ends(ws)
         hub = self.hub
         query = urlsplit(ws.request.path if ws.request is not None else "").query
         config: GameConfig = self._configs[_strategy_of(query, hub.config.strategy)]
@@ -403,3 +429,9 @@ def _response(status: http.HTTPStatus, body: bytes, content_type: str = "") -> R
     headers["Cache-Control"] = "no-cache"
     headers["Connection"] = "close"
     return Response(status.value, status.phrase, headers, body)
+
+
+def _host(ws: WebSocket) -> str:
+    """The client address of a connection ("" if the socket has none)."""
+    peer = ws.transport.get_extra_info("peername") if ws.transport is not None else None
+    return str(peer[0]) if peer else ""
