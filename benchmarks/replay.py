@@ -183,13 +183,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=61)
     parser.add_argument("--url", help="PostgreSQL database for the postgres mode")
     parser.add_argument(
-        "--writer", default="process", help="where the store inserts: process or thread"
+        "--writer",
+        default="process",
+        choices=("process", "thread"),
+        help="where the store inserts (default: process)",
     )
     args = parser.parse_args()
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     for mode in modes:
         if mode not in MODES:
             parser.error(f"unknown mode {mode!r}")
+    if "postgres" in modes and not args.url:
+        parser.error("the postgres mode needs --url")
     # The game log writes where a server's stderr would go.
     handler = logging.FileHandler(os.devnull)
     handler.setFormatter(logging.Formatter("%(message)s"))

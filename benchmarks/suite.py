@@ -89,7 +89,8 @@ SERVERS: dict[str, tuple[str, Argv]] = {
 
 
 #: The minimal server each server's CPU per round trip is compared with:
-#: the one on the same event loop (uvloop unless named here).
+#: the one on the same event loop, plain asyncio for those named here,
+#: uvloop for the others (the threaded servers included, which run none).
 CPU_BASELINE = {
     "ours-loop-asyncio": "minimal-asyncio",
     "minimal-asyncio": "minimal-asyncio",

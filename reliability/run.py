@@ -858,10 +858,12 @@ def run_limits(backend: str, size: Size, workdir: Path) -> list[Row]:
         )
 
     rows: list[Row] = []
-    for args, scenarios in servers:
+    for i, (args, scenarios) in enumerate(servers):
         try:
             nofile = size.full_games + size.good_clients + FD_RESERVE + 64
-            server = Server(backend, workdir, *args, nofile=nofile, name="limits")
+            # A log and a database of its own: a traceback fails the rows of
+            # the server that wrote it, not every later one.
+            server = Server(backend, workdir, *args, nofile=nofile, name=f"limits-{backend}-{i}")
         except RuntimeError as exc:  # e.g. an option this server does not know
             for name, tried, *_ in scenarios:
                 row = Row(name, backend, tried)

@@ -51,7 +51,16 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Solver", "capacity", "first_guess_bound", "Plan"]
+__all__ = [
+    "Plan",
+    "Solver",
+    "capacity",
+    "encode",
+    "first_guess_bound",
+    "least_mean",
+    "optimum",
+    "plan_counts",
+]
 
 Cands = tuple[int, ...]
 

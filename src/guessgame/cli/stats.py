@@ -77,7 +77,7 @@ def _sections(summary: dict[str, Any]) -> list[tuple[str, list[tuple[str, list[s
     return [
         ("strategy", [(name, _cells(g)) for name, g in summary["by_strategy"].items()]),
         ("range size", [(label, _cells(g)) for label, g in summary["by_range"].items()]),
-        ("served by", [(name, _cells(g)) for name, g in summary.get("by_backend", {}).items()]),
+        ("served by", [(name, _cells(g)) for name, g in summary["by_backend"].items()]),
     ]
 
 

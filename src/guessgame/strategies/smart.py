@@ -60,7 +60,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from ..protocol import Decision
+from ..protocol import Decision, ProtocolError
 from ._optimal import PLANS, TABLE_MAX
 from .base import no_candidates
 
@@ -193,7 +193,7 @@ class SmartStrategy:
             self._node = {}
             try:
                 return self._next_off_plan()
-            except Exception:
+            except ProtocolError:  # no candidates: nothing changes
                 self._plan, self._node = plan, node_before
                 raise
         return self._next_off_plan()
