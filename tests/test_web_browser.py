@@ -238,6 +238,46 @@ def test_a_phone_sized_screen(chromium: Any, base_url: str, lang: Lang, tmp_path
         page.close()
 
 
+def test_korean_by_default_whatever_the_browser_speaks(chromium: Any, base_url: str) -> None:
+    page = chromium.new_page(locale="en-US")
+    try:
+        browser.open_page(page, base_url)  # no ?lang=
+        low_label, high_label, button = browser.WORDS[Lang.KO]
+        assert page.get_by_label(low_label, exact=True).count() == 1
+        assert page.get_by_label(high_label, exact=True).count() == 1
+        assert page.get_by_role("button", name=button, exact=True).count() == 1
+        for decision in (Decision.WARMER, Decision.COLDER, Decision.UNSURE, Decision.CORRECT):
+            assert page.locator(f".answer[data-decision={decision.value}]").text_content() == (
+                f"{browser.KEYS[decision]}{decision.token(Lang.KO)}"
+            )
+    finally:
+        page.close()
+
+
+def test_a_new_game_started_before_a_guess_arrives_shows_only_its_own(
+    page: Any, base_url: str
+) -> None:
+    """New game twice in a row, the first game's guess still on its way: the
+    page shows the second game's guess, never the first's."""
+    browser.open_page(page, base_url, Lang.EN)
+    browser.new_game(page, 1, 100, Lang.EN)  # the socket is open
+    page.evaluate(
+        """() => {
+            const set = (lower, upper) => {
+                document.getElementById("lower").value = lower;
+                document.getElementById("upper").value = upper;
+                document.getElementById("new-game").click();
+            };
+            set("1", "100");
+            set("5", "5");
+        }"""
+    )
+    page.locator("[data-testid=guess]:text-is('5')").wait_for(timeout=browser.TIMEOUT_MS)
+    page.wait_for_timeout(300)  # time for a stray reply to show, if it would
+    shown = browser.seen(page)
+    assert (shown.guess, shown.low, shown.high, shown.count) == ("5", "5", "5", "1")
+
+
 def test_the_page_computes_what_the_smart_guesser_computes(page: Any, base_url: str) -> None:
     """The page's model of what is still possible (search.js) against
     strategies/smart.py's bounds, over random report sequences, honest or

@@ -58,7 +58,6 @@ const STRINGS = {
     },
     won: (name, n) => `${name}: ${n}번 만에 맞힘`,
     summary: (s, r) => `smart ${s}번, random ${r}번.`,
-    shortWord: { warmer: "더따뜻함", colder: "더차가움", unsure: "잘모르겠음", correct: "맞음" },
   },
   en: {
     title: "Guess the number",
@@ -107,7 +106,6 @@ const STRINGS = {
     },
     won: (name, n) => `${name}: found in ${n}`,
     summary: (s, r) => `smart ${s} guesses, random ${r}.`,
-    shortWord: { warmer: "Warmer", colder: "Colder", unsure: "Unsure", correct: "Correct" },
   },
 };
 
@@ -118,7 +116,9 @@ const SVG = "http://www.w3.org/2000/svg";
 
 // -- the connection ---------------------------------------------------------
 
-// One WebSocket speaking protocol lines: each message is one line.
+// One WebSocket speaking protocol lines: each message is one line. Every
+// NUMBER sent is answered by exactly one line; after forget(), the answers
+// still due to NUMBERs sent before (a game left for a new one) are dropped.
 class LineSocket {
   constructor(query, onLine, onClose) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -126,18 +126,27 @@ class LineSocket {
     this.onLine = onLine;
     this.onClose = onClose;
     this.ws = null;
+    this.due = 0;     // NUMBERs sent and not answered yet
+    this.stale = 0;   // of those, answers to drop
   }
 
   // Resolves once open (at once if it is); rejects if it cannot open.
   open() {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) return Promise.resolve();
-    if (this.ws) this.ws.onclose = null;
+    this.close();  // one still connecting: not kept waiting for nothing
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url);
       this.ws = ws;
+      this.due = 0;
+      this.stale = 0;
       let opened = false;
       ws.onopen = () => { opened = true; resolve(); };
-      ws.onmessage = (event) => { if (this.ws === ws) this.onLine(String(event.data)); };
+      ws.onmessage = (event) => {
+        if (this.ws !== ws) return;
+        if (this.due > 0) this.due -= 1;
+        if (this.stale > 0) { this.stale -= 1; return; }
+        this.onLine(String(event.data));
+      };
       ws.onclose = () => {
         if (this.ws !== ws) return;
         this.ws = null;
@@ -147,7 +156,14 @@ class LineSocket {
   }
 
   send(...lines) {
-    for (const line of lines) this.ws.send(line);
+    for (const line of lines) {
+      this.ws.send(line);
+      if (line === "NUMBER") this.due += 1;
+    }
+  }
+
+  forget() {
+    this.stale = this.due;
   }
 
   close() {
@@ -250,7 +266,7 @@ function drawLine(svg, search, guess) {
 function historyItems(list, search) {
   list.replaceChildren(...search.history.map(([g, d]) => {
     const li = document.createElement("li");
-    li.textContent = `${g} — ${T.shortWord[d]}`;
+    li.textContent = `${g} — ${WORDS[d]}`;
     li.className = d;
     return li;
   }));
@@ -305,6 +321,7 @@ async function newGame() {
     playFailed(T.errors.closed);
     return;
   }
+  play.socket.forget();  // a guess still due to the game left behind
   play.socket.send(`PARAMS ${range[0]} ${range[1]}`, "NUMBER");
 }
 
@@ -387,6 +404,7 @@ class Panel {
 
   reset(range, secret = null) {
     clearTimeout(this.timer);
+    this.timer = null;
     this.search = range ? new Search(range[0], range[1]) : null;
     this.judge = secret === null ? null : new Judge(secret);
     this.guess = null;
@@ -406,11 +424,13 @@ class Panel {
       this.fail(T.errors.closed);
       return;
     }
+    this.socket.forget();
     this.socket.send(`PARAMS ${range[0]} ${range[1]}`, "NUMBER");
   }
 
   onLine(line) {
-    if (this.done || !this.search) return;
+    // A line while a guess waits for its answer is none this panel asked for.
+    if (this.done || !this.search || this.timer !== null) return;
     const error = parseError(line);
     if (error) {
       this.fail(errorText(error.code, error.message));
@@ -424,6 +444,7 @@ class Panel {
   }
 
   answer() {
+    this.timer = null;
     const decision = this.judge.judge(this.guess);
     this.search.observe(this.guess, decision);
     this.socket.send(`REPORT ${WORDS[decision]}`);
@@ -440,6 +461,7 @@ class Panel {
   fail(text) {
     this.done = true;
     clearTimeout(this.timer);
+    this.timer = null;
     showAlert(this.root.querySelector(".panel-alert"), text);
     this.finished?.();
   }
@@ -503,7 +525,6 @@ function applyText() {
   }
   const other = lang === "en" ? "ko" : "en";
   const link = $("lang-switch");
-  link.href = `?lang=${other}${location.hash}`;
   link.textContent = other === "en" ? "English" : "한국어";
   link.lang = other;
 }
