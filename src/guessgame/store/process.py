@@ -306,8 +306,12 @@ def child_main() -> int:
     """The writer process's loop (see the module's text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    inp, out = sys.stdin.fileno(), sys.stdout.fileno()
-    sys.stdout = sys.stderr  # nothing but frames on the pipe
+    # Frames go out on a descriptor of their own, and standard output
+    # becomes standard error: nothing printed, even by C code, can break a
+    # frame on the pipe.
+    inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), 1)
+    sys.stdout = sys.stderr
     spec = read_frame(inp)
     if spec is None:
         return 0

@@ -82,10 +82,7 @@ def encode_guesses(guesses: Iterable[Move]) -> str:
     that is not a :class:`Decision`, so a malformed record is refused.
     """
     if type(guesses) is Guesses:  # what the servers record
-        by_code = _MARK_BY_CODE
-        return " ".join(
-            [f"{v}{by_code[c]}" for v, c in zip(guesses.values, guesses.codes, strict=True)]
-        )
+        return _coded_text(guesses.values, guesses.codes)
     marks = _MARK_BY_ID
     # One f-string per guess is the cheapest form measured (cheaper than
     # joining two mapped columns); ":d" refuses anything but an int.
@@ -202,7 +199,7 @@ def packed_rows(packed: Sequence[PackedRecord], ids: Sequence[str]) -> list[tupl
         span = upper - lower
         decade = decades.get(span)
         if decade is None:
-            decade = len(str(max(span + 1, 1))) - 1  # size_decade
+            decade = size_decade(lower, upper)
             if len(decades) >= _CACHE_SIZE:
                 decades.clear()
             decades[span] = decade
@@ -229,11 +226,15 @@ def _guesses_text(values: bytes, codes: bytes) -> str:
     """:func:`encode_guesses` of packed guesses."""
     guesses = array("q")
     guesses.frombytes(values)
-    if len(guesses) != len(codes):
-        raise ValueError("one decision code per guess")
+    return _coded_text(guesses, codes)
+
+
+def _coded_text(values: Iterable[int], codes: bytes) -> str:
+    """The ``guesses`` column of guesses and their decision codes; ValueError
+    unless there is one code per guess."""
     by_code = _MARK_BY_CODE
     # One f-string a guess is the cheapest form measured.
-    return " ".join([f"{v}{by_code[c]}" for v, c in zip(guesses, codes, strict=True)])
+    return " ".join([f"{v}{by_code[c]}" for v, c in zip(values, codes, strict=True)])
 
 
 #: The guesses' text of games seen before, by their packed guesses (games of
