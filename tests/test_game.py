@@ -758,6 +758,36 @@ def test_a_read_planned_on_one_connection_obeys_the_line_limit_of_another() -> N
     assert tight.conn.closed
 
 
+def test_a_read_seen_before_is_answered_from_its_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guessgame import game
+
+    game._PLANS.clear()
+    planned: list[int] = []
+    run_plan = game.ServerConnection._run_plan
+
+    def counting(self: game.ServerConnection, steps: tuple[object, ...]) -> bytes:
+        planned.append(len(steps))
+        return run_plan(self, steps)
+
+    monkeypatch.setattr(game.ServerConnection, "_run_plan", counting)
+    h = Harness()
+    read = "REPORT 맞음\nPARAMS 0 -1\nPARAMS 1 100\nNUMBER\n".encode()
+    h.conn.receive_data(b"PARAMS 1 100\nNUMBER\n")
+    h.conn.receive_data(read)  # the first time: split, and remembered
+    assert planned == []
+    assert int(h.conn.receive_data(read)) in range(1, 101)  # then from its plan
+    assert planned == [4]
+
+
+def test_the_plans_are_bounded() -> None:
+    from guessgame import game
+
+    h = Harness()
+    for i in range(3 * game._PLANS_MAX):
+        h.conn.receive_data(b"PARAMS 1 %d\nNUMBER\n" % (i + 10))
+        assert len(game._PLANS) <= game._PLANS_MAX
+
+
 def test_reads_with_other_lines_are_not_planned() -> None:
     from guessgame import game
 

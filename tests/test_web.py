@@ -195,6 +195,17 @@ def test_a_peer_that_closes_abandons_its_game_and_one_that_resets_fails_it(
     assert re.search(r"conn \d+ \S+: .*reset", caplog.text)
 
 
+def test_the_guess_cap_holds_over_the_websocket(server: Any) -> None:
+    srv = server(web_port=0, max_guesses=3)
+    with WebLines(web(srv)) as ws:
+        ws.send("PARAMS 1 1000")
+        guesses = [int(ws.ask("NUMBER")) for _ in range(3)]
+        assert ws.ask("NUMBER").startswith("ERROR too-many-guesses ")
+        assert len(set(guesses)) == 3
+        ws.send("PARAMS 1 1")  # a new game, a new count
+        assert ws.ask("NUMBER") == "1"
+
+
 def test_binary_and_multiline_messages_change_nothing(server: Any) -> None:
     srv = server(web_port=0)
     with WebLines(web(srv)) as ws:
