@@ -30,8 +30,14 @@ from guessgame.server import (
     MAX_HANDSHAKES,
     MAX_HANDSHAKES_PER_ADDRESS,
     MAX_LINGERING_REFUSALS,
+    Backend,
+    ServerConfig,
+    ServerHub,
 )
+from guessgame.server_asyncio import AsyncioServer
+from guessgame.server_threads import ThreadedServer
 from guessgame.server_web import CONTENT_SECURITY_POLICY, WEB_BACKEND
+from guessgame.store import NullStore
 from test_servers import ERROR_TABLE
 
 _WEB_LINE = re.compile(r"web page at http://(\S+):(\d+)/")
@@ -204,6 +210,32 @@ def test_the_guess_cap_holds_over_the_websocket(server: Any) -> None:
         assert len(set(guesses)) == 3
         ws.send("PARAMS 1 1")  # a new game, a new count
         assert ws.ask("NUMBER") == "1"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_web_port_in_use_leaves_the_tcp_port_free(backend: str) -> None:
+    """run() raises, and the TCP port it had bound is closed again."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = ServerConfig(
+        host="127.0.0.1", port=port, backend=Backend(backend), web_port=taken.getsockname()[1]
+    )
+    hub = ServerHub(config, NullStore())
+    impl = ThreadedServer(hub) if config.backend is Backend.THREADS else AsyncioServer(hub)
+    try:
+        with pytest.raises(OSError) as raised:
+            impl.run(handle_signals=False)
+    finally:
+        taken.close()
+    # Closed, not left to the garbage collector: the error, held here as a
+    # caller holds it while it reports it, keeps run()'s frames alive.
+    assert raised.traceback
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
 
 
 def test_binary_and_multiline_messages_change_nothing(server: Any) -> None:

@@ -254,7 +254,11 @@ class AsyncioServer:
         if sock is None:
             sock = listen_socket(config.host, config.port)
         if web_sock is None and config.web_port is not None:
-            web_sock = listen_socket(config.host, config.web_port)
+            try:
+                web_sock = listen_socket(config.host, config.web_port)
+            except OSError:
+                sock.close()  # the TCP port is not left bound
+                raise
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
             runner.run(self._main(sock, web_sock, ready, handle_signals))
 

@@ -101,14 +101,18 @@ class ThreadedServer:
         from an event loop in a thread of its own."""
         config = self.hub.config
         listener = sock if sock is not None else listen_socket(config.host, config.port)
-        if web_sock is None and config.web_port is not None:
-            web_sock = listen_socket(config.host, config.web_port)
-        if web_sock is not None:
-            from .server_web import WebThread  # loads websockets only when asked
+        try:
+            if web_sock is None and config.web_port is not None:
+                web_sock = listen_socket(config.host, config.web_port)
+            if web_sock is not None:
+                from .server_web import WebThread  # loads websockets only when asked
 
-            self._web = WebThread(self.hub, web_sock)
-            self._web.start()
-            self.web_address = self._web.address
+                self._web = WebThread(self.hub, web_sock)
+                self._web.start()
+                self.web_address = self._web.address
+        except BaseException:
+            listener.close()  # the TCP port is not left bound
+            raise
         previous: dict[signal.Signals, Any] = {}
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
