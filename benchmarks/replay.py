@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from proctree import cpu_seconds, own_cpu
+
 from guessgame.game import GameConfig, ServerConnection
 from guessgame.judge import Judge
 from guessgame.protocol import Decision, Lang
@@ -97,27 +99,6 @@ def make_reads(
     return reads, round_trips
 
 
-def _child_cpu(pid: int) -> float:
-    """CPU seconds of the live children of ``pid`` (and theirs), whichever
-    of its threads started them."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    children = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children += (task / "children").read_text().split()
-    except OSError:
-        pass
-    for child in children:
-        try:
-            text = Path(f"/proc/{child}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / tick + _child_cpu(int(child))
-    return total
-
-
 def open_store(mode: str, url: str | None, tmp: Path, writer: str) -> Store | None:
     if mode == "sqlite":
         from guessgame.store.sqlite import SqliteStore
@@ -157,7 +138,7 @@ def replay(
         _, conn = hub.open(("127.0.0.1", 40000))
         receive = conn.receive_data
     pid = os.getpid()
-    children0 = _child_cpu(pid)
+    children0 = cpu_seconds(pid) - own_cpu(pid, reaped=False)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for data in reads:
         receive(data)
@@ -168,7 +149,7 @@ def replay(
     if flush is not None:
         assert flush(600), "the store did not catch up"
     wall = time.perf_counter() - wall0
-    children = _child_cpu(pid) - children0
+    children = cpu_seconds(pid) - own_cpu(pid, reaped=False) - children0
     return wall, time.process_time() - cpu0 + children, children
 
 

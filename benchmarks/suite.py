@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proctree import cpu_seconds, own_cpu, rss_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The seed's runnable servers, when this checkout sits beside them.
 PEERS = ROOT.parent / "shared" / "peers"
@@ -104,59 +106,6 @@ def available_servers() -> list[str]:
 
 
 # -- /proc -----------------------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and every live process under it, whichever thread started it."""
-    found = [pid]
-    for parent in found:  # grows as children are found
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                found += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return found
-
-
-def _own_cpu(pid: int, reaped: bool) -> float:
-    """utime + stime of one process, all its threads included (and, with
-    ``reaped``, of its children that ended and were waited for)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    # Fields 14-17 of proc(5), counted after the command name.
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of every process under it, living or
-    ended and waited for, all their threads included."""
-    return sum(_own_cpu(p, reaped=True) for p in process_tree(pid))
-
-
-def _own_rss(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def rss_mib(pid: int) -> float | None:
-    """Resident memory of a process and every process under it, summed."""
-    sizes = [r for r in map(_own_rss, process_tree(pid)) if r is not None]
-    return sum(sizes) if sizes else None
 
 
 class PeakRss:
@@ -304,7 +253,7 @@ def bench_once(server: RunningServer, connections: int, rep: int, opts: argparse
         return run
     pid = server.proc.pid
     cpu0 = cpu_seconds(pid)
-    own0 = _own_cpu(pid, reaped=False)
+    own0 = own_cpu(pid, reaped=False)
     budget = opts.duration + 120 + connections / 100
     with PeakRss(pid) as rss:
         try:
@@ -314,7 +263,7 @@ def bench_once(server: RunningServer, connections: int, rep: int, opts: argparse
             return run
     run.server_rss_mib = None if rss.peak is None else round(rss.peak, 1)
     cpu = cpu_seconds(pid) - cpu0 if server.proc.poll() is None else None
-    own = _own_cpu(pid, reaped=False) - own0
+    own = own_cpu(pid, reaped=False) - own0
     if done.returncode not in (0, 1) or not done.stdout.strip():
         run.failure = (done.stderr.strip() or f"bench exited with {done.returncode}")[-300:]
         return run

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import statistics
@@ -22,21 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def family(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid, *map(int, children)]
+from proctree import cpu_seconds
 
 
 def run_once(workers: int, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -53,8 +38,7 @@ def run_once(workers: int, tmp: Path, args: argparse.Namespace) -> dict[str, flo
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError(log.read_text(errors="replace"))
                 time.sleep(0.05)
-            pids = family(server.pid)
-            before = cpu_seconds(pids)
+            before = cpu_seconds(server.pid)
             bench = subprocess.run(
                 [sys.executable, "-m", "guessgame", "bench", "--port", m.group(1).decode(),
                  "--connections", str(args.connections), "--duration", str(args.duration),
@@ -62,7 +46,7 @@ def run_once(workers: int, tmp: Path, args: argparse.Namespace) -> dict[str, flo
                 capture_output=True, text=True, timeout=args.duration + 120,
             )  # fmt: skip
             result = json.loads(bench.stdout)
-            cpu = cpu_seconds(pids) - before
+            cpu = cpu_seconds(server.pid) - before
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)

@@ -76,10 +76,10 @@ time.sleep(60)
 """
 
 
-def test_the_suite_counts_the_cpu_and_memory_of_every_process_under_a_server() -> None:
+def test_the_benchmarks_count_the_cpu_and_memory_of_every_process_under_a_server() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import suite
+        import proctree
     finally:
         sys.path.pop(0)
     parent = subprocess.Popen([sys.executable, "-c", _TREE], stdout=subprocess.PIPE, text=True)
@@ -87,16 +87,16 @@ def test_the_suite_counts_the_cpu_and_memory_of_every_process_under_a_server() -
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        assert suite.process_tree(parent.pid) == [parent.pid, child]
+        assert proctree.process_tree(parent.pid) == [parent.pid, child]
         deadline = time.monotonic() + 30
-        while suite._own_cpu(child, reaped=False) < 0.5:
+        while proctree.own_cpu(child, reaped=False) < 0.5:
             assert time.monotonic() < deadline, "the child did not burn its CPU"
             time.sleep(0.05)
-        own = suite._own_cpu(parent.pid, reaped=False)
-        assert suite.cpu_seconds(parent.pid) >= own + 0.5
-        rss = suite.rss_mib(parent.pid)
-        own_rss = suite._own_rss(parent.pid)
-        child_rss = suite._own_rss(child)
+        own = proctree.own_cpu(parent.pid, reaped=False)
+        assert proctree.cpu_seconds(parent.pid) >= own + 0.5
+        rss = proctree.rss_mib(parent.pid)
+        own_rss = proctree.own_rss(parent.pid)
+        child_rss = proctree.own_rss(child)
         assert rss is not None and own_rss is not None and child_rss is not None
         assert rss == pytest.approx(own_rss + child_rss, abs=2.0)
     finally:
