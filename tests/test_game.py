@@ -836,3 +836,15 @@ def test_a_message_over_the_line_limit_closes() -> None:
     assert h.conn.closed
     assert h.conn.receive_message("NUMBER") == b""
     assert [r.outcome for r in h.records] == [Outcome.ERROR]
+
+
+def test_the_core_fills_every_field_of_a_game_record() -> None:
+    """The core builds records by tuple.__new__, field by field in order: a
+    field added to GameRecord must be added there too."""
+    h = Harness()
+    h.line("PARAMS 1 5")
+    h.number()
+    h.line("PARAMS 0 -1")
+    [record] = h.records
+    assert type(record) is GameRecord and len(record) == len(GameRecord._fields)
+    assert record._asdict()["outcome"] is Outcome.ABANDONED
