@@ -4,6 +4,7 @@ signals meant for the server, and never outlives the server."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,28 @@ def test_the_writer_process_does_not_outlive_its_server(tmp_path: Path) -> None:
     conn.close()
 
 
+@contextlib.contextmanager
+def write_lock(db: Path, mode: str = "IMMEDIATE") -> Iterator[Callable[[], None]]:
+    """Another connection holds ``db``'s write lock (``BEGIN EXCLUSIVE`` also
+    keeps a new connection from reading it) until the function it yields is
+    called, or the block ends."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(f"BEGIN {mode}")
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            conn.execute("ROLLBACK")
+            held = False
+
+    try:
+        yield release
+    finally:
+        release()
+        conn.close()
+
+
 def _wait_taken(store: SqliteStore) -> None:
     deadline = time.monotonic() + TIMEOUT
     while store.pending:
@@ -156,25 +180,19 @@ def test_a_writer_process_killed_with_a_batch_in_hand_loses_nothing(tmp_path: Pa
     lock: the next process is sent the whole batch again."""
     db = tmp_path / "games.sqlite3"
     store = SqliteStore(db, busy_timeout=0.05)
-    blocker = sqlite3.connect(db, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    locked = True
     try:
-        for i in range(10):
-            store.record(make_record(lower=i, upper=i + 9))
-        _wait_taken(store)
-        time.sleep(0.2)  # attempts under the lock, refused and retried
-        first = store.writer_pid
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        _wait_gone(first)
-        blocker.execute("ROLLBACK")
-        locked = False
-        assert store.flush(TIMEOUT)
+        with write_lock(db) as release:
+            for i in range(10):
+                store.record(make_record(lower=i, upper=i + 9))
+            _wait_taken(store)
+            time.sleep(0.2)  # attempts under the lock, refused and retried
+            first = store.writer_pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            _wait_gone(first)
+            release()
+            assert store.flush(TIMEOUT)
     finally:
-        if locked:
-            blocker.execute("ROLLBACK")
-        blocker.close()
         store.close()
     assert (store.written, store.lost, store.dropped) == (10, 0, 0)
     assert sorted(g.lower for g in stored_games(db)) == list(range(10))
@@ -189,30 +207,23 @@ def test_a_writer_process_that_cannot_start_again_is_retried_until_it_can(
     db = tmp_path / "games.sqlite3"
     caplog.set_level(logging.INFO, logger="guessgame.store")
     store = SqliteStore(db, busy_timeout=0.05)
-    blocker = sqlite3.connect(db, isolation_level=None)
-    locked = False
     try:
         first = store.writer_pid
         assert first is not None
-        blocker.execute("BEGIN EXCLUSIVE")
-        locked = True
-        os.kill(first, signal.SIGKILL)
-        _wait_gone(first)
-        for i in range(20):
-            store.record(make_record(lower=i, upper=i + 9))
-        deadline = time.monotonic() + TIMEOUT
-        while not any("writer process" in r.getMessage() for r in caplog.records):
-            assert time.monotonic() < deadline, "no attempt while the database was locked"
-            time.sleep(0.02)
-        time.sleep(0.3)  # more attempts, each failing to open the database
-        blocker.execute("ROLLBACK")
-        locked = False
-        assert store.flush(TIMEOUT)
-        assert store.writer_pid not in (None, first)
+        with write_lock(db, "EXCLUSIVE") as release:
+            os.kill(first, signal.SIGKILL)
+            _wait_gone(first)
+            for i in range(20):
+                store.record(make_record(lower=i, upper=i + 9))
+            deadline = time.monotonic() + TIMEOUT
+            while not any("writer process" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "no attempt while the database was locked"
+                time.sleep(0.02)
+            time.sleep(0.3)  # more attempts, each failing to open the database
+            release()
+            assert store.flush(TIMEOUT)
+            assert store.writer_pid not in (None, first)
     finally:
-        if locked:
-            blocker.execute("ROLLBACK")
-        blocker.close()
         store.close()
     assert (store.written, store.lost, store.dropped) == (20, 0, 0)
     assert count_games(db) == 20
