@@ -89,10 +89,24 @@ def stored_games(path: Path) -> list[GameRecord]:
         conn.close()
 
 
+_TALLY_KEY = "strategy, backend, size_decade, outcome, guess_count"
+#: The tally ``stats`` reads, and what it must equal: the stored games counted.
+TALLY = f"SELECT {_TALLY_KEY}, games FROM game_tally ORDER BY {_TALLY_KEY}"
+TALLY_OF_GAMES = (
+    f"SELECT {_TALLY_KEY}, count(*) FROM games GROUP BY {_TALLY_KEY} ORDER BY {_TALLY_KEY}"
+)
+
+
 def count_games(path: Path) -> int:
-    conn = sqlite3.connect(path)
+    """How many games the database holds; fails the test unless its tally
+    counts exactly those games (both read in one snapshot)."""
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
+        conn.execute("BEGIN")
         (n,) = conn.execute("SELECT count(*) FROM games").fetchone()
+        tally = conn.execute(TALLY).fetchall()
+        assert tally == conn.execute(TALLY_OF_GAMES).fetchall(), "the tally is not the games'"
+        conn.execute("COMMIT")
         return int(n)
     finally:
         conn.close()

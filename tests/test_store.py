@@ -18,13 +18,15 @@ import pytest
 from guessgame import Client, Decision, Outcome
 from guessgame.records import GameRecord, Guesses
 from guessgame.server import Backend
-from guessgame.store import NullStore, StoreError, default_db_path, open_store
+from guessgame.store import NullStore, StoreError, default_db_path, open_store, rows
 from guessgame.store.rows import decode_guesses, encode_guesses
 from guessgame.store.sqlite import (
     SCHEMA_VERSION,
     SqliteStore,
+    open_database,
     size_decade,
 )
+from guessgame.store.stats import summarize_file
 from guessgame.store.writer import RECORD_OVERHEAD
 from storeutil import (
     TIMEOUT,
@@ -134,6 +136,38 @@ def test_a_record_the_database_refuses_costs_its_batch_not_the_writer(
     assert [g.lower for g in stored_games(db)] == [42]
     errors = [r for r in caplog.records if r.name == "guessgame.store"]
     assert len(errors) == 3 and all("could not record 1 games" in r.getMessage() for r in errors)
+
+
+def test_a_batch_sent_again_is_stored_and_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer process that dies after its commit but before its answer is
+    sent the same batch again: the same ids, recognised by the first."""
+    from guessgame.store import sqlite as sqlite_store
+
+    db = tmp_path / "games.sqlite3"
+    engine = sqlite_store.SqliteEngine(str(db))
+    first = [make_record(lower=i, outcome=Outcome.ABANDONED) for i in range(5)]
+    second = [make_record(lower=i, guesses=((i, Decision.CORRECT),)) for i in range(5, 8)]
+    first_rows = rows.game_rows(first, rows.game_ids(first))
+    second_rows = rows.game_rows(second, rows.game_ids(second))
+    engine.insert(first_rows)
+    engine.insert(first_rows)  # sent again
+    engine.insert(second_rows)
+    engine.insert(first_rows)
+    assert sorted(g.lower for g in stored_games(db)) == list(range(8))
+    assert count_games(db) == 8
+    # Only the latest batches are remembered.
+    monkeypatch.setattr(sqlite_store, "KEEP_BATCHES", 3)
+    for i in range(10):
+        more = [make_record(lower=100 + i)]
+        engine.insert(rows.game_rows(more, rows.game_ids(more)))
+    engine.release()
+    conn = sqlite3.connect(db)
+    remembered = conn.execute("SELECT count(*) FROM stored_batches").fetchone()
+    conn.close()
+    assert remembered == (3,)
+    assert count_games(db) == 18
 
 
 def test_size_decade_is_exact_for_every_64_bit_range() -> None:
@@ -379,10 +413,16 @@ def test_an_older_database_is_migrated_when_opened(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     decades = conn.execute("SELECT lower, size_decade FROM games ORDER BY ended_at").fetchall()
-    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    indexes = {
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        if r[0] != "sqlite_autoindex_stored_batches_1"
+    }
     conn.close()
     assert decades == [(1, 2), (INT64_MIN, 19), (1, 3)]
-    assert {"games_by_strategy", "games_by_size"} <= indexes
+    # Version 5: no index on the games; the old games are in the tally.
+    assert indexes == set()
+    assert count_games(db) == 3
     games = stored_games(db)
     assert games[0].guesses == ((50, Decision.UNSURE), (7, Decision.CORRECT))
     assert games[1].guesses == ((0, None),)
@@ -399,7 +439,7 @@ def test_a_version_2_database_moves_its_guess_rows_into_the_games(tmp_path: Path
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     columns = conn.execute("SELECT guesses, guess_count FROM games ORDER BY ended_at").fetchall()
     conn.close()
-    assert tables == {"games"}
+    assert tables == {"games", "game_tally", "stored_batches"}
     assert columns == [("0? 50- -50+ -7=", 4), ("", 0), ("5? 9", 2), ("2? 4- 3=", 3)]
     games = stored_games(db)
     assert games[0].guesses == (
@@ -581,7 +621,6 @@ def test_batch_ids_are_uuid7_unique_time_ordered_and_repeatable() -> None:
 
 
 def test_rows_of_games_seen_before_are_the_rows_of_those_games() -> None:
-    from guessgame.store import rows
 
     first = make_record(guesses=((2, Decision.UNSURE), (4, Decision.COLDER), (3, Decision.CORRECT)))
     same_guesses_other_reports = first._replace(
@@ -611,26 +650,19 @@ def test_rows_of_games_seen_before_are_the_rows_of_those_games() -> None:
     assert len(rows._TEXTS) == 1
 
 
-def test_a_version_3_database_keeps_its_games_and_its_outcome_check(tmp_path: Path) -> None:
-    from guessgame.store.sqlite import open_database
+_V3_ROW = (
+    "INSERT INTO games (id, lower, upper, size_decade, strategy, backend, peer, started_at,"
+    " ended_at, outcome, guess_count, guesses) VALUES (?, ?, ?, ?, ?, 'asyncio', '127.0.0.1:1',"
+    " ?, ?, ?, ?, ?)"
+)
 
+
+def test_a_version_3_database_keeps_its_games_and_its_outcome_check(tmp_path: Path) -> None:
     db = tmp_path / "v3.sqlite3"
-    with SqliteStore(db) as store:  # the current schema, then back to how version 3 wrote it
-        store.record(make_record(lower=1, upper=9))
-    conn = sqlite3.connect(db, isolation_level=None)
+    conn = open_database(db, target=3)
     (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'games'").fetchone()
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute(
-        "UPDATE sqlite_master SET sql = ? WHERE name = 'games'",
-        (
-            sql.replace(
-                "outcome = 'won' OR outcome = 'abandoned' OR outcome = 'error'",
-                "outcome IN ('won', 'abandoned', 'error')",
-            ),
-        ),
-    )
-    conn.execute("PRAGMA writable_schema = OFF")
-    conn.execute("PRAGMA user_version = 3")
+    assert "outcome IN ('won', 'abandoned', 'error')" in sql  # as version 3 wrote it
+    conn.execute(_V3_ROW, ("a", 1, 9, 0, "smart", 1.0, 2.0, "won", 2, "5- 3="))
     conn.close()
 
     open_database(db).close()  # migrates
@@ -641,8 +673,37 @@ def test_a_version_3_database_keeps_its_games_and_its_outcome_check(tmp_path: Pa
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         conn.execute(
-            "INSERT INTO games (id, lower, upper, strategy, backend, peer, started_at,"
-            " ended_at, outcome, guess_count) VALUES ('x', 1, 2, 's', 'b', 'p', 0, 0, 'lost', 0)"
+            "INSERT INTO games (id, lower, upper, strategy, backend, peer, started_at, ended_at,"
+            " outcome, guess_count, size_decade, guesses)"
+            " VALUES ('x', 1, 2, 's', 'b', 'p', 0, 0, 'lost', 0, 0, '')"
         )
     conn.close()
     assert [g.lower for g in stored_games(db)] == [1]
+    assert count_games(db) == 1
+
+
+def test_a_version_4_database_keeps_every_row_and_gets_its_tally(tmp_path: Path) -> None:
+    db = tmp_path / "v4.sqlite3"
+    conn = open_database(db, target=4)
+    rows = [
+        ("a", 1, 9, 0, "smart", 1.0, 2.0, "won", 2, "5- 3="),
+        ("b", 1, 100, 2, "smart", 3.0, 4.0, "won", 2, "50- 7="),
+        ("c", 1, 100, 2, "random", 5.0, 6.0, "abandoned", 1, "50"),
+        ("d", INT64_MIN, INT64_MAX, 19, "smart", 7.0, 8.0, "error", 0, ""),
+    ]
+    conn.execute("BEGIN")
+    conn.executemany(_V3_ROW, rows)
+    conn.execute("COMMIT")
+    before = conn.execute("SELECT * FROM games ORDER BY key").fetchall()
+    conn.close()
+
+    open_database(db).close()  # migrates
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("SELECT * FROM games ORDER BY key").fetchall() == before
+    # The ids are no longer indexed: nothing but the table is written per game.
+    indexes = conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'games'").fetchall()
+    assert indexes == [("games",)]
+    conn.close()
+    assert count_games(db) == 4
+    assert summarize_file(db)["by_strategy"]["smart"]["guesses_per_win"] == {"mean": 2.0, "max": 2}

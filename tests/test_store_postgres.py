@@ -28,6 +28,8 @@ from guessgame.store.rows import game_ids, game_rows, read_games
 from guessgame.store.sqlite import SqliteStore
 from pgutil import PgCluster, start_postgres
 from storeutil import (
+    TALLY,
+    TALLY_OF_GAMES,
     TIMEOUT,
     LoadClient,
     ServeProcess,
@@ -146,12 +148,12 @@ def test_an_empty_database_gets_the_schema_once(db_url: str) -> None:
         r[0]
         for r in pg_query(db_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     }
-    assert tables == {"games", "guessgame_schema"}
+    assert tables == {"games", "game_tally", "guessgame_schema"}
     assert pg_query(db_url, "SELECT version FROM guessgame_schema") == [(SCHEMA_VERSION,)]
     indexes = {
         r[0] for r in pg_query(db_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'games'")
     }
-    assert {"games_pkey", "games_by_strategy", "games_by_size"} <= indexes
+    assert indexes == {"games_pkey"}  # stats reads game_tally
 
 
 def test_a_version_1_database_is_migrated_keeping_every_guess(db_url: str) -> None:
@@ -240,6 +242,7 @@ def test_two_stores_write_concurrently_without_losing_or_doubling(db_url: str) -
         db_url, "SELECT count(*), count(DISTINCT id), count(DISTINCT lower) FROM games"
     )[0]
     assert count == distinct_ids == distinct_lowers == 2 * per_store
+    assert pg_query(db_url, TALLY) == pg_query(db_url, TALLY_OF_GAMES)
 
 
 def test_a_retried_batch_is_not_stored_twice(db_url: str) -> None:
@@ -255,6 +258,9 @@ def test_a_retried_batch_is_not_stored_twice(db_url: str) -> None:
     finally:
         engine.release()
     assert pg_query(db_url, "SELECT count(*) FROM games") == [(50,)]
+    # Only the games stored were counted.
+    assert pg_query(db_url, "SELECT sum(games) FROM game_tally") == [(50,)]
+    assert pg_query(db_url, TALLY) == pg_query(db_url, TALLY_OF_GAMES)
 
 
 # -- stats ------------------------------------------------------------------------

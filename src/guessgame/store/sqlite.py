@@ -4,8 +4,10 @@
 its queue, one writer thread hands batches to a writer process, which
 commits them (see :mod:`.writer` for the queue, the commit cadence, drops
 and retries, :mod:`.process` for the process). A batch goes in as a few
-multi-row INSERTs into one table: a game is one row, its guesses a short
-string in it (:mod:`.rows`).
+multi-row INSERTs into one table without indexes: a game is one row, its
+guesses a short string in it (:mod:`.rows`); the same transaction adds the
+batch to ``game_tally``, which ``stats`` reads, and notes it in
+``stored_batches``, so that a batch sent again is not stored twice.
 
 Several servers may share one file: the database runs in WAL mode, every
 connection has a busy timeout, and the writer retries a batch the database
@@ -19,6 +21,7 @@ The schema carries its version in ``PRAGMA user_version``;
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import functools
@@ -166,9 +169,86 @@ def _v4(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA writable_schema = OFF")
 
 
+#: The games table of version 5: the columns of version 4, in their order,
+#: without the UNIQUE constraint on ``id``.
+_GAMES_V5 = f"""
+    CREATE TABLE games_v5 (
+        key         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL,
+        lower       INTEGER NOT NULL,
+        upper       INTEGER NOT NULL,
+        strategy    TEXT NOT NULL,
+        backend     TEXT NOT NULL,
+        peer        TEXT NOT NULL,
+        started_at  REAL NOT NULL,
+        ended_at    REAL NOT NULL,
+        outcome     TEXT NOT NULL {_OUTCOME_OR},
+        guess_count INTEGER NOT NULL,
+        size_decade INTEGER NOT NULL,
+        guesses     TEXT NOT NULL
+    )
+"""
+_V4_COLUMNS = (
+    "key, id, lower, upper, strategy, backend, peer, started_at, ended_at, outcome,"
+    " guess_count, size_decade, guesses"
+)
+#: The tally ``stats`` reads: how many games of each kind, kept by the
+#: writer in the transaction that inserts them (:func:`tally_rows`).
+_TALLY_TABLE = """
+    CREATE TABLE game_tally (
+        strategy    TEXT NOT NULL,
+        backend     TEXT NOT NULL,
+        size_decade INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        guess_count INTEGER NOT NULL,
+        games       INTEGER NOT NULL,
+        PRIMARY KEY (strategy, backend, size_decade, outcome, guess_count)
+    ) WITHOUT ROWID
+"""
+#: The batches stored lately, by their first game's id (:meth:`SqliteEngine.insert`).
+_BATCHES_TABLE = """
+    CREATE TABLE stored_batches (
+        n        INTEGER PRIMARY KEY,
+        first_id TEXT NOT NULL UNIQUE
+    )
+"""
+_TALLY_KEY = "strategy, backend, size_decade, outcome, guess_count"
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    """Version 5: the games' tally for ``stats``; no index on the games.
+
+    Each game row cost the writer four b-tree inserts: the table, the
+    UNIQUE index on its 36-character id, and the two covering indexes of
+    version 2. Those three indexes took more than half of the writer's
+    work per game. ``stats`` now reads ``game_tally`` (a row per strategy,
+    backend, size bucket, outcome and guess count: hundreds, however many
+    games), kept in the same transaction as the games; a batch sent again
+    is recognised by its first id in ``stored_batches`` instead of by a
+    UNIQUE index (:meth:`SqliteEngine.insert`). SQLite cannot drop a
+    UNIQUE constraint, so the table is copied (its rows keep their keys).
+    """
+    conn.execute(_GAMES_V5)
+    conn.execute(f"INSERT INTO games_v5 ({_V4_COLUMNS}) SELECT {_V4_COLUMNS} FROM games")
+    conn.execute("DROP TABLE games")  # and its indexes
+    conn.execute("ALTER TABLE games_v5 RENAME TO games")
+    conn.execute(_TALLY_TABLE)
+    conn.execute(
+        f"INSERT INTO game_tally ({_TALLY_KEY}, games)"
+        f" SELECT {_TALLY_KEY}, count(*) FROM games GROUP BY {_TALLY_KEY}"
+    )
+    conn.execute(_BATCHES_TABLE)
+
+
 #: Migration ``i`` turns a version-``i`` database into version ``i + 1``
 #: (version 0: empty). Append only; never edit one that has shipped.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _v2, _v3, _v4)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _script(_V1),
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+)
 #: The version this code writes and reads.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -186,13 +266,38 @@ _MAX_ROWS = 1 << ((_MAX_PARAMS // GAME_WIDTH).bit_length() - 1)
 @functools.lru_cache(maxsize=32)
 def _insert_sql(rows: int) -> str:
     row = "(" + ",".join("?" * GAME_WIDTH) + ")"
-    # ON CONFLICT: a batch sent again (its writer process died before it
-    # answered) has the same ids and is not stored twice.
-    return (
-        f"INSERT INTO games ({GAME_COLUMNS}) VALUES "
-        + ",".join([row] * rows)
-        + " ON CONFLICT (id) DO NOTHING"
+    return f"INSERT INTO games ({GAME_COLUMNS}) VALUES " + ",".join([row] * rows)
+
+
+_TALLY_OF_ROW = itemgetter(4, 5, 3, 9, 10)  # _TALLY_KEY's columns in GAME_COLUMNS
+_ADD_TALLY = (
+    f"INSERT INTO game_tally ({_TALLY_KEY}, games) VALUES (?, ?, ?, ?, ?, ?)"
+    f" ON CONFLICT ({_TALLY_KEY}) DO UPDATE SET games = games + excluded.games"
+)
+#: How many of the latest batches ``stored_batches`` remembers. A batch is
+#: sent again only right after an attempt whose end the server did not
+#: learn (its writer process died): within seconds, while every server on
+#: the file stores a few batches a second.
+KEEP_BATCHES = 10_000
+
+
+def tally_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """Add ``rows`` (columns :data:`~.rows.GAME_COLUMNS`) to ``game_tally``."""
+    counts = collections.Counter(map(_TALLY_OF_ROW, rows))
+    # In key order: two writers never wait on each other's rows crosswise.
+    conn.executemany(_ADD_TALLY, [(*key, n) for key, n in sorted(counts.items())])
+
+
+def claim_batch(conn: sqlite3.Connection, first_id: str) -> bool:
+    """Note a batch by its first game's id in ``stored_batches``; False if
+    it was stored already. Forgets all but the latest :data:`KEEP_BATCHES`."""
+    cursor = conn.execute(
+        "INSERT INTO stored_batches (first_id) VALUES (?) ON CONFLICT DO NOTHING", (first_id,)
     )
+    if not cursor.rowcount or cursor.lastrowid is None:
+        return False
+    conn.execute("DELETE FROM stored_batches WHERE n <= ?", (cursor.lastrowid - KEEP_BATCHES,))
+    return True
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
@@ -364,7 +469,11 @@ class SqliteEngine(Engine):
         # rather than fail to upgrade a read lock halfway.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            insert_rows(conn, rows)
+            # A batch sent again after an attempt whose end was not learned
+            # has the same ids: stored already if its first one is known.
+            if rows and claim_batch(conn, rows[0][0]):
+                insert_rows(conn, rows)
+                tally_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -1,11 +1,12 @@
 """What ``guessgame stats`` reports: a summary of the stored games.
 
-Everything is computed by SQL aggregates over the per-game rows (each row
-carries its guess count and size bucket, and covering indexes exist for
-both groupings), so a database of 100,000 games answers in milliseconds.
-The queries are the same for SQLite and PostgreSQL; what differs between
-the engines (connecting, the schema version, the type of an average) is
-in the ``summarize_*`` functions and :func:`_group`.
+Everything is computed by SQL aggregates over ``game_tally``, which the
+store's writer keeps in the transaction that inserts the games: a row per
+strategy, backend, size bucket, outcome and guess count, with how many
+games it counts. A summary reads those hundreds of rows, however many
+games are stored. The queries are the same for SQLite and PostgreSQL; what
+differs between the engines (connecting, the schema version, the type of a
+sum) is in the ``summarize_*`` functions and :func:`_group`.
 """
 
 from __future__ import annotations
@@ -32,15 +33,14 @@ _EXACT_LABELS = 6
 #: The largest range size: every signed 64-bit integer.
 _MAX_SIZE = 2**64
 
-# One aggregate row per group: games, wins, abandoned, errors, and the
-# guesses of won games. count(CASE ...), not sum(outcome = ...): PostgreSQL
-# has no sum of booleans.
+# One aggregate row per group of the tally: games, wins, abandoned, errors,
+# the guesses of won games summed, and the most of them.
 _AGGREGATES = (
-    "count(*),"
-    " count(CASE WHEN outcome = 'won' THEN 1 END),"
-    " count(CASE WHEN outcome = 'abandoned' THEN 1 END),"
-    " count(CASE WHEN outcome = 'error' THEN 1 END),"
-    " avg(CASE WHEN outcome = 'won' THEN guess_count END),"
+    "sum(games),"
+    " sum(CASE WHEN outcome = 'won' THEN games END),"
+    " sum(CASE WHEN outcome = 'abandoned' THEN games END),"
+    " sum(CASE WHEN outcome = 'error' THEN games END),"
+    " sum(CASE WHEN outcome = 'won' THEN games * guess_count END),"
     " max(CASE WHEN outcome = 'won' THEN guess_count END)"
 )
 
@@ -54,18 +54,25 @@ def size_label(decade: int) -> str:
 
 
 def _group(row: tuple[Any, ...]) -> dict[str, Any]:
-    games, wins, abandoned, errors, mean, most = row
+    # PostgreSQL's sums of bigints are Decimals; a sum over no rows is NULL.
+    games, wins, abandoned, errors, guesses = (int(n or 0) for n in row[:5])
     return {
         "games": games,
-        "wins": wins or 0,
-        "abandoned": abandoned or 0,
-        "errors": errors or 0,
+        "wins": wins,
+        "abandoned": abandoned,
+        "errors": errors,
         "guesses_per_win": {
-            # PostgreSQL's avg of integers is a Decimal.
-            "mean": None if mean is None else round(float(mean), 3),
-            "max": most,
+            "mean": round(guesses / wins, 3) if wins else None,
+            "max": row[5],
         },
     }
+
+
+def _grouped(conn: Connection, column: str) -> Any:
+    """The tally's aggregate rows by ``column`` (one of its key columns)."""
+    return conn.execute(
+        f"SELECT {column}, {_AGGREGATES} FROM game_tally GROUP BY {column} ORDER BY {column}"
+    )
 
 
 def summarize(conn: Connection) -> dict[str, Any]:
@@ -78,16 +85,9 @@ def summarize(conn: Connection) -> dict[str, Any]:
     its exact ``min_size`` and ``max_size``. A mean or max over no won games
     is ``None``.
     """
-    by_strategy = {
-        row[0]: _group(row[1:])
-        for row in conn.execute(
-            f"SELECT strategy, {_AGGREGATES} FROM games GROUP BY strategy ORDER BY strategy"
-        )
-    }
+    by_strategy = {row[0]: _group(row[1:]) for row in _grouped(conn, "strategy")}
     by_range: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(
-        f"SELECT size_decade, {_AGGREGATES} FROM games GROUP BY size_decade ORDER BY size_decade"
-    ):
+    for row in _grouped(conn, "size_decade"):
         decade = int(row[0])
         by_range[size_label(decade)] = {
             "min_size": 10**decade,
@@ -95,13 +95,8 @@ def summarize(conn: Connection) -> dict[str, Any]:
             **_group(row[1:]),
         }
     # How the games were served: asyncio, threads, or web (over the WebSocket).
-    by_backend = {
-        row[0]: _group(row[1:])
-        for row in conn.execute(
-            f"SELECT backend, {_AGGREGATES} FROM games GROUP BY backend ORDER BY backend"
-        )
-    }
-    (total,) = conn.execute(f"SELECT {_AGGREGATES} FROM games").fetchall()
+    by_backend = {row[0]: _group(row[1:]) for row in _grouped(conn, "backend")}
+    (total,) = conn.execute(f"SELECT {_AGGREGATES} FROM game_tally").fetchall()
     return {
         **_group(total),
         "by_strategy": by_strategy,
