@@ -263,6 +263,26 @@ def test_a_retried_batch_is_not_stored_twice(db_url: str) -> None:
     assert pg_query(db_url, TALLY) == pg_query(db_url, TALLY_OF_GAMES)
 
 
+def test_games_inserted_as_an_older_guessgame_does_are_counted_once(db_url: str) -> None:
+    """A server of schema version 4 still running beside a newer one that
+    migrated the database inserts straight into ``games``, knowing nothing
+    of the tally: its games are counted all the same, and once."""
+    PostgresStore(db_url).close()  # the schema
+    insert = (
+        "INSERT INTO games (id, lower, upper, size_decade, strategy, backend, peer, started_at,"
+        " ended_at, outcome, guess_count, guesses) VALUES"
+        " ('01900000-0000-7000-8000-000000000001', 1, 100, 2, 'smart', 'asyncio',"
+        "  '127.0.0.1:1', 1.0, 2.0, 'won', 2, '50- 7='),"
+        " ('01900000-0000-7000-8000-000000000002', 1, 9, 0, 'random', 'threads',"
+        "  '127.0.0.1:2', 3.0, 4.0, 'abandoned', 1, '5')"
+        " ON CONFLICT (id) DO NOTHING"
+    )
+    pg_query(db_url, insert)
+    pg_query(db_url, insert)  # sent again: nothing stored, nothing counted
+    assert pg_query(db_url, "SELECT sum(games) FROM game_tally") == [(2,)]
+    assert pg_query(db_url, TALLY) == pg_query(db_url, TALLY_OF_GAMES)
+
+
 # -- stats ------------------------------------------------------------------------
 
 

@@ -207,10 +207,14 @@ def _script(statements: tuple[str, ...]) -> Callable[[Any], None]:
 _V4: tuple[str, ...] = ()
 
 _TALLY_KEY = "strategy, backend, size_decade, outcome, guess_count"
-# Version 5: the games' tally that ``stats`` reads, kept by every INSERT of
-# games (_MOVE), instead of the two covering indexes of version 2 (every
-# game row paid for both). SQLite's version 5 also drops the UNIQUE index
-# on the id; here the id is the primary key, which ON CONFLICT needs.
+# Version 5: the games' tally that ``stats`` reads, instead of the two
+# covering indexes of version 2 (every game row paid for both). A trigger
+# keeps it, once per INSERT statement, from the rows that statement stored
+# (a batch sent again stores none): every writer's games are counted, an
+# older guessgame's still running beside a newer one included. Its rows are
+# added in key order, so two servers' batches never wait on each other's
+# tally rows crosswise. SQLite's version 5 also drops the UNIQUE index on
+# the id; here the id is the primary key, which ON CONFLICT needs.
 _V5 = (
     f"""
     CREATE TABLE game_tally (
@@ -225,6 +229,18 @@ _V5 = (
     """,
     f"INSERT INTO game_tally ({_TALLY_KEY}, games)"
     f" SELECT {_TALLY_KEY}, count(*) FROM games GROUP BY {_TALLY_KEY}",
+    f"""
+    CREATE FUNCTION guessgame_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO game_tally ({_TALLY_KEY}, games)
+        SELECT {_TALLY_KEY}, count(*) FROM stored GROUP BY {_TALLY_KEY} ORDER BY {_TALLY_KEY}
+        ON CONFLICT ({_TALLY_KEY}) DO UPDATE SET games = game_tally.games + excluded.games;
+        RETURN NULL;
+    END
+    $$
+    """,
+    "CREATE TRIGGER games_tally AFTER INSERT ON games REFERENCING NEW TABLE AS stored"
+    " FOR EACH STATEMENT EXECUTE FUNCTION guessgame_tally()",
     "DROP INDEX games_by_strategy",
     "DROP INDEX games_by_size",
 )
@@ -283,23 +299,16 @@ def migrate(conn: Any, where: str, target: int = SCHEMA_VERSION) -> int:
 # INSERT from it: COPY takes the rows as text, where binding a column array
 # per parameter made psycopg adapt every value (11 -> 1 us a game, on the
 # writer's side). The INSERT skips ids already stored, so a batch sent again
-# after a connection broke during its commit is not stored twice; the games
-# it did store are added to the tally in the same statement, in key order
-# (two servers' batches then never wait on each other's tally rows
-# crosswise); the table empties itself at every commit.
+# after a connection broke during its commit is not stored twice (and the
+# tally's trigger counts only what it stored); the table empties itself at
+# every commit.
 _BATCH_TABLE = "guessgame_batch"
 _CREATE_BATCH = f"CREATE TEMPORARY TABLE {_BATCH_TABLE} (LIKE games) ON COMMIT DELETE ROWS"
 _COPY = f"COPY {_BATCH_TABLE} ({GAME_COLUMNS}) FROM STDIN"
-_MOVE = f"""
-    WITH stored AS (
-        INSERT INTO games ({GAME_COLUMNS}) SELECT {GAME_COLUMNS} FROM {_BATCH_TABLE}
-        ON CONFLICT (id) DO NOTHING
-        RETURNING {_TALLY_KEY}
-    )
-    INSERT INTO game_tally ({_TALLY_KEY}, games)
-    SELECT {_TALLY_KEY}, count(*) FROM stored GROUP BY {_TALLY_KEY} ORDER BY {_TALLY_KEY}
-    ON CONFLICT ({_TALLY_KEY}) DO UPDATE SET games = game_tally.games + excluded.games
-"""
+_MOVE = (
+    f"INSERT INTO games ({GAME_COLUMNS}) SELECT {GAME_COLUMNS} FROM {_BATCH_TABLE}"
+    " ON CONFLICT (id) DO NOTHING"
+)
 
 
 class PostgresEngine(Engine):
