@@ -284,8 +284,7 @@ KEEP_BATCHES = 10_000
 def tally_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
     """Add ``rows`` (columns :data:`~.rows.GAME_COLUMNS`) to ``game_tally``."""
     counts = collections.Counter(map(_TALLY_OF_ROW, rows))
-    # In key order: two writers never wait on each other's rows crosswise.
-    conn.executemany(_ADD_TALLY, [(*key, n) for key, n in sorted(counts.items())])
+    conn.executemany(_ADD_TALLY, [(*key, n) for key, n in counts.items()])
 
 
 def claim_batch(conn: sqlite3.Connection, first_id: str) -> bool:
@@ -294,9 +293,10 @@ def claim_batch(conn: sqlite3.Connection, first_id: str) -> bool:
     cursor = conn.execute(
         "INSERT INTO stored_batches (first_id) VALUES (?) ON CONFLICT DO NOTHING", (first_id,)
     )
-    if not cursor.rowcount or cursor.lastrowid is None:
+    if not cursor.rowcount:
         return False
-    conn.execute("DELETE FROM stored_batches WHERE n <= ?", (cursor.lastrowid - KEEP_BATCHES,))
+    if cursor.lastrowid is not None:
+        conn.execute("DELETE FROM stored_batches WHERE n <= ?", (cursor.lastrowid - KEEP_BATCHES,))
     return True
 
 
