@@ -29,7 +29,7 @@ import pytest
 
 from fleetutil import Fleet, Player, have_prometheus, players, require_haproxy, wait_until
 from pgutil import PgCluster, start_postgres
-from storeutil import run_cli
+from storeutil import TALLY, TALLY_OF_GAMES, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -289,6 +289,11 @@ def test_two_hundred_bench_connections_through_the_balancer(fleet: Fleet) -> Non
     assert len({row.peer for row in rows}) >= 200
     assert all(row.peer.startswith("127.0.0.1:") for row in rows)
     assert {row.backend for row in rows} == {"asyncio", "threads"}
+    # The three servers' batches, counted by the tally as they were stored.
+    import psycopg
+
+    with psycopg.connect(fleet.db) as conn:
+        assert conn.execute(TALLY).fetchall() == conn.execute(TALLY_OF_GAMES).fetchall()
 
 
 # -- a server stopped, a server killed -------------------------------------------------------

@@ -241,8 +241,8 @@ _V5 = (
     """,
     "CREATE TRIGGER games_tally AFTER INSERT ON games REFERENCING NEW TABLE AS stored"
     " FOR EACH STATEMENT EXECUTE FUNCTION guessgame_tally()",
-    "DROP INDEX games_by_strategy",
-    "DROP INDEX games_by_size",
+    "DROP INDEX IF EXISTS games_by_strategy",
+    "DROP INDEX IF EXISTS games_by_size",
 )
 
 MIGRATIONS: tuple[Callable[[Any], None], ...] = (
