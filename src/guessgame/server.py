@@ -307,11 +307,7 @@ class ServerHub:
             self.open_connections -= 1
             host = self._host_of.pop(conn, None) if self._host_of else None
             if host is not None:
-                count = self._per_host[host] - 1
-                if count:
-                    self._per_host[host] = count
-                else:
-                    del self._per_host[host]
+                count_down(self._per_host, host)
         if self.metrics is not None:
             self.metrics.connection_closed()
 
@@ -464,6 +460,16 @@ class IdleWatch:
                 fresh[key] = last
         self._seen = fresh
         return idle
+
+
+def count_down(counts: dict[str, int], key: str) -> None:
+    """One less of ``key`` in ``counts``, forgotten at zero: a count per
+    client address holds only the addresses that have something open."""
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _host_of(address: object) -> str:

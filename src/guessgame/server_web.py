@@ -52,6 +52,7 @@ from .server import (
     IdleWatch,
     Refused,
     ServerHub,
+    count_down,
     describe_oserror,
     log_idle,
 )
@@ -203,11 +204,7 @@ class WebListener:
     def _handshake_ends(self, ws: WebSocket) -> None:
         host = self._handshaking.pop(ws, None)
         if host is not None:
-            left = self._handshaking_from[host] - 1
-            if left:
-                self._handshaking_from[host] = left
-            else:
-                del self._handshaking_from[host]
+            count_down(self._handshaking_from, host)
 
     # -- HTTP ----------------------------------------------------------------
 
